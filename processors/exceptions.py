@@ -20,19 +20,26 @@ class InvalidPost(VigilError):
         field: Dotted path of the offending field (``"author.followers"``), or ``"$"`` for the
             message as a whole (not JSON, not an object, not UTF-8, too large).
         problem: What is wrong, in words a data engineer can act on.
+        code: One of :attr:`CODES`, for dead-letter counts by reason.
     """
 
-    def __init__(self, field: str, problem: str) -> None:
+    #: The bounded set of reason codes (used as a metric label, never free text).
+    CODES = (
+        "not_utf8",
+        "not_json",
+        "not_object",
+        "too_large",
+        "missing_field",
+        "wrong_type",
+        "out_of_range",
+        "enrichment_error",
+    )
+
+    def __init__(self, field: str, problem: str, code: str) -> None:
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
-
-    @property
-    def reason(self) -> str:
-        """A short machine-friendly reason code for dead-letter metrics (bounded set)."""
-        if self.field == "$":
-            return self.problem.split(":", 1)[0].split(" ", 1)[0]
-        return "invalid_field"
+        self.code = code if code in self.CODES else "wrong_type"
 
 
 class LexiconError(VigilError):

@@ -1,0 +1,219 @@
+"""The drug lexicon: surface names (brands, generics, synonyms) mapped to lower-case generics.
+
+Built from the open vocabulary shipped by PyPI's ``drug-named-entity-recognition`` (MIT; DrugBank
+open data, MeSH, MedlinePlus, NHS) and curated with Vigil's own data files in
+``processors/data/``:
+
+- ``drug_denylist.txt``: names that are never drugs in patient talk (source junk, codes).
+- ``drug_ambiguous.txt``: names that are drugs only in a drug context ("plan b", "alli").
+- ``drug_extra.tsv``: brands the source lacks or maps wrongly, ``name<TAB>generic;generic``.
+- ``generic_overrides.tsv``: the source's canonical name to the generic(s) Vigil reports.
+- ``common_drugs.txt``: widely discussed drugs; they are never ambiguous and are the targets of
+  the fuzzy (misspelling) step.
+
+Single words that are common English (word frequency from ``wordfreq``) become ambiguous unless
+listed as common drugs, because a plain lexicon match on social text is mostly false positives.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import importlib.resources
+import pickle
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from processors.exceptions import LexiconError
+
+__all__ = ["DrugEntry", "DrugLexicon", "build_lexicon", "load_lexicon"]
+
+#: Zipf frequency (log10 per billion words) from which a single word counts as common English.
+COMMON_WORD_ZIPF = 2.7
+#: Above this a name is so common ("today", "focus") it is dropped rather than made ambiguous.
+DROP_WORD_ZIPF = 4.6
+_DATA = importlib.resources.files("processors") / "data"
+_ALLOWED = re.compile(r"^[a-z][a-z0-9' .\-]*[a-z0-9]$")
+# Research codes and lab abbreviations: "il-2", "sn-38", "t-20", "at-10", "5-fu".
+_CODE_LIKE = re.compile(r"(^[a-z]{1,5}[- ]?\d)|(^\d)|(\d{2,})")
+_PAREN = re.compile(r"\s*\([^)]*\)")
+_COMBO_SPLIT = re.compile(r"\s*/\s*|\s*,\s*(?:and\s+)?|\s+and\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class DrugEntry:
+    """One surface name.
+
+    Attributes:
+        name: Lower-case surface form as written by patients ("humira", "insulin glargine").
+        generics: Lower-case generic names; a combination brand has several.
+        ambiguous: Only a drug when drug context is near ("plan b", "alli").
+        common: Widely discussed; a target of the misspelling step.
+    """
+
+    name: str
+    generics: tuple[str, ...]
+    ambiguous: bool = False
+    common: bool = False
+
+
+@dataclass
+class DrugLexicon:
+    """All curated entries, by lower-case name."""
+
+    entries: dict[str, DrugEntry] = field(default_factory=dict)
+    version: str = ""
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+    def get(self, name: str) -> DrugEntry | None:
+        """The entry for a name, matched lower-case."""
+        return self.entries.get(name.lower())
+
+    def generics(self) -> set[str]:
+        """Every generic the lexicon can report."""
+        return {g for e in self.entries.values() for g in e.generics}
+
+    def to_jsonl(self, path: Path) -> None:
+        """Write the lexicon; the first line holds its version."""
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as out:
+            out.write(orjson.dumps({"version": self.version}) + b"\n")
+            for e in self.entries.values():
+                row = {"name": e.name, "generics": e.generics, "ambiguous": e.ambiguous, "common": e.common}
+                out.write(orjson.dumps(row) + b"\n")
+        tmp.replace(path)
+
+    @classmethod
+    def from_jsonl(cls, path: Path) -> DrugLexicon:
+        """Read a lexicon written by :meth:`to_jsonl`."""
+        with path.open("rb") as f:
+            header = orjson.loads(f.readline())
+            entries = {}
+            for line in f:
+                row = orjson.loads(line)
+                entries[row["name"]] = DrugEntry(
+                    row["name"], tuple(row["generics"]), row["ambiguous"], row["common"]
+                )
+        return cls(entries, header["version"])
+
+
+def curation_fingerprint() -> str:
+    """A short hash of the curation files and the source package version."""
+    digest = hashlib.sha256(_source_version().encode())
+    digest.update(f"{COMMON_WORD_ZIPF}/{DROP_WORD_ZIPF}".encode())
+    for name in ("drug_denylist.txt", "drug_ambiguous.txt", "drug_extra.tsv", "generic_overrides.tsv", "common_drugs.txt"):
+        digest.update((_DATA / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def load_lexicon(cache_dir: Path | None = None) -> DrugLexicon:
+    """Load the compiled lexicon from ``cache_dir``, building (and caching) it when stale.
+
+    Args:
+        cache_dir: Where compiled lexicons are kept, outside git; ``None`` builds in memory.
+    """
+    version = curation_fingerprint()
+    if cache_dir is not None:
+        path = cache_dir / f"drug_lexicon-{version}.jsonl"
+        if path.exists():
+            try:
+                return DrugLexicon.from_jsonl(path)
+            except (OSError, ValueError, KeyError):
+                path.unlink(missing_ok=True)
+    lexicon = build_lexicon()
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        lexicon.to_jsonl(cache_dir / f"drug_lexicon-{version}.jsonl")
+    return lexicon
+
+
+def build_lexicon() -> DrugLexicon:
+    """Build the curated lexicon from the source vocabulary and Vigil's curation files."""
+    from wordfreq import zipf_frequency
+
+    variants = _source_variants()
+    denylist = set(_read_lines("drug_denylist.txt"))
+    ambiguous = set(_read_lines("drug_ambiguous.txt"))
+    overrides = dict(_read_tsv("generic_overrides.tsv"))
+    extra = dict(_read_tsv("drug_extra.tsv"))
+    common = set(_read_lines("common_drugs.txt"))
+
+    entries: dict[str, DrugEntry] = {}
+    for name, canonical in variants:
+        name = " ".join(name.split())
+        if name in denylist or name in extra or not _ALLOWED.match(name) or len(name) < 4:
+            continue
+        if _CODE_LIKE.search(name) and name not in common:
+            continue
+        generics = overrides.get(canonical) or _generics_of(canonical)
+        if not generics or any(g in denylist for g in generics):
+            continue
+        is_ambiguous = name in ambiguous
+        if name not in common and not is_ambiguous:
+            zipf = zipf_frequency(name, "en")
+            if zipf >= DROP_WORD_ZIPF:
+                continue
+            is_ambiguous = zipf >= COMMON_WORD_ZIPF
+        entries[name] = DrugEntry(name, generics, is_ambiguous, name in common)
+    for name, generics in extra.items():
+        entries[name] = DrugEntry(name, generics, name in ambiguous, name in common)
+    # Every generic Vigil reports is itself findable by name.
+    for name in common:
+        if name not in entries:
+            raise LexiconError(f"common_drugs.txt names {name!r}, which the lexicon does not know")
+    return DrugLexicon(entries, curation_fingerprint())
+
+
+def _generics_of(canonical: str) -> tuple[str, ...]:
+    base = _PAREN.sub("", canonical.lower()).strip()
+    parts = [p.strip() for p in _COMBO_SPLIT.split(base) if p.strip()]
+    return tuple(dict.fromkeys(parts))
+
+
+def _source_variants() -> Iterator[tuple[str, str]]:
+    try:
+        import drug_named_entity_recognition as source
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise LexiconError("the drug-named-entity-recognition package is not installed") from exc
+    path = Path(source.__file__).parent / "drug_ner_dictionary.pkl.bz2"
+    try:
+        with bz2.open(path, "rb") as f:
+            data = pickle.load(f)  # noqa: S301 - the file ships inside a pinned PyPI package
+    except (OSError, pickle.UnpicklingError) as exc:
+        raise LexiconError(f"cannot read the drug vocabulary at {path}: {exc}") from exc
+    for variant, canonicals in data["drug_variant_to_canonical"].items():
+        if canonicals:
+            yield variant, canonicals[0]
+
+
+def _source_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("drug-named-entity-recognition")
+    except PackageNotFoundError:
+        return "missing"
+
+
+def _read_lines(name: str) -> Iterable[str]:
+    for line in (_DATA / name).read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip().lower()
+        if line:
+            yield line
+
+
+def _read_tsv(name: str) -> Iterable[tuple[str, tuple[str, ...]]]:
+    for line in _read_lines(name):
+        key, _, value = line.partition("\t")
+        if not value:
+            raise LexiconError(f"{name}: line {line!r} needs a tab between the name and its generic(s)")
+        yield key.strip(), tuple(g.strip() for g in value.split(";") if g.strip())

@@ -1,0 +1,113 @@
+"""The worker's agents: decode -> enrich (processors) -> metrics -> send.
+
+Posts are taken in batches (``VIGIL_BATCH_MAX`` within ``VIGIL_BATCH_WITHIN_S``) so spaCy's
+``nlp.pipe`` and the producer work on many posts at once. A message that is not a valid post goes
+to ``vigil.posts.dlq`` with its original bytes and the reason in headers; the worker keeps going.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import faust
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+from processors import Enricher, InvalidPost, Pseudonymizer, build_nlp, post_key
+from streams import topics as names
+from streams.app import VigilApp, create_app
+from streams.metrics import VigilMetrics
+from streams.models import DeadLetter
+from streams.settings import Settings
+
+__all__ = ["EnrichHandler", "WorkerTopics", "build_worker"]
+
+
+class WorkerTopics:
+    """The Faust topic objects the worker reads and writes."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.posts = app.topic(names.POSTS, value_serializer="raw", key_serializer="raw")
+        self.enriched = app.topic(names.ENRICHED, value_serializer="raw", key_serializer="raw")
+        self.dlq = app.topic(names.DLQ, value_serializer="raw", key_serializer="raw")
+
+
+class EnrichHandler:
+    """Enrich one batch of events and publish the results.
+
+    Args:
+        enricher: The processors' enricher.
+        metrics: Where counts and timings go.
+        topics: Output topics.
+        max_message_bytes: Larger messages are dead-lettered as ``too_large``.
+    """
+
+    def __init__(self, enricher: Enricher, metrics: VigilMetrics, topics: WorkerTopics, max_message_bytes: int) -> None:
+        self.enricher = enricher
+        self.metrics = metrics
+        self.topics = topics
+        self.max_message_bytes = max_message_bytes
+
+    async def agent(self, stream: faust.StreamT[Any]) -> None:
+        """The agent body: one batch at a time, in partition order."""
+        settings: Settings = stream.app.vigil_settings  # type: ignore[attr-defined]
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            await self.handle(events)
+
+    async def handle(self, events: Sequence[faust.EventT[Any]]) -> None:
+        """Decode, enrich and send one batch; malformed messages go to the dead-letter topic."""
+        started = time.perf_counter()
+        raws = [event.value if event.value is not None else b"" for event in events]
+        ingest = [_rfc3339(event.message.timestamp) for event in events]
+        results = self.enricher.enrich_raw(raws, ingest_times=ingest, max_bytes=self.max_message_bytes)
+        for event, result in zip(events, results, strict=True):
+            if isinstance(result, InvalidPost):
+                message = event.message
+                letter = DeadLetter.from_error(result, message.topic, message.partition, message.offset)
+                await self.topics.dlq.send(key=event.key, value=event.value, headers=letter.to_headers())
+                self.metrics.record_dead_letter(result.code)
+            else:
+                await self.topics.enriched.send(key=post_key(result).encode(), value=orjson.dumps(result))
+                self.metrics.record_post(result)
+        now = time.time()
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        self.metrics.batch_size.observe(len(events))
+        for event in events:
+            self.metrics.lag.observe(max(0.0, now - event.message.timestamp))
+        self.metrics.last_processed.set(now)
+
+
+def build_worker(settings: Settings, *, registry: CollectorRegistry | None = None, enricher: Enricher | None = None) -> VigilApp:
+    """The worker app: topics, the enrich agent and ``/metrics``.
+
+    Args:
+        settings: Validated settings.
+        registry: Metrics registry; the process default when omitted.
+        enricher: A ready enricher (tests pass one to share the pipeline); built from settings
+            when omitted.
+    """
+    app = create_app(settings)
+    topics = WorkerTopics(app)
+    registry = registry if registry is not None else REGISTRY
+    metrics = VigilMetrics(registry, settings.watch_list)
+    if enricher is None:
+        nlp = build_nlp(cache_dir=settings.cache_dir / "lexicon")
+        enricher = Enricher(nlp, Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()))
+    handler = EnrichHandler(enricher, metrics, topics, settings.max_message_bytes)
+    app.agent(topics.posts, name="vigil.enrich")(handler.agent)
+
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    app.page("/metrics")(metrics_page)
+    app.vigil_metrics = metrics  # type: ignore[attr-defined]
+    app.vigil_handler = handler  # type: ignore[attr-defined]
+    return app
+
+
+def _rfc3339(timestamp: float | None) -> str:
+    moment = datetime.fromtimestamp(timestamp, timezone.utc) if timestamp else datetime.now(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

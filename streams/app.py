@@ -1,0 +1,74 @@
+"""The Faust application, built once from :class:`~streams.settings.Settings`.
+
+Faust hard-codes the consumer's ``fetch_max_wait_ms`` at 1,500 ms; with the empty assignor
+partition in every fetch that leaves a worker idle between fetches. :class:`VigilApp` swaps in a
+transport whose consumer uses ``VIGIL_FETCH_MAX_WAIT_MS`` instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams.kafka_clients import faust_credentials
+from streams.settings import Settings
+
+__all__ = ["VigilApp", "create_app"]
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = self.app.vigil_settings.fetch_max_wait_ms  # type: ignore[attr-defined]
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class VigilApp(faust.App):
+    """A ``faust.App`` that carries Vigil's settings and uses the tuned consumer."""
+
+    vigil_settings: Settings
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+
+def create_app(settings: Settings) -> VigilApp:
+    """Build the Faust app from settings (no agents yet; see :mod:`streams.agents`)."""
+    app = VigilApp(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        datadir=str(settings.state_dir),
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        consumer_auto_offset_reset="earliest",
+        consumer_max_fetch_size=settings.fetch_max_bytes,
+        broker_max_poll_records=settings.max_poll_records,
+        producer_linger_ms=settings.producer_linger_ms,
+        producer_max_batch_size=settings.producer_batch_bytes,
+        producer_acks=-1 if settings.producer_acks == "all" else int(settings.producer_acks),
+        producer_max_request_size=11 * 1024 * 1024,
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False,
+        topic_disable_leader=False,
+    )
+    app.vigil_settings = settings
+    return app

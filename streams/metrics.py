@@ -1,0 +1,94 @@
+"""Vigil's Prometheus metrics, as one bundle built on an injected registry.
+
+Labels are bounded sets only: platform from :data:`PLATFORMS` (else ``other``), drug from the
+configured watch list (else ``other``), status, reason codes. Never text, ids or handles.
+Known label values are pre-initialised so dashboards show zeros, not gaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from processors.components.status import STATUSES
+from processors.exceptions import InvalidPost
+
+__all__ = ["PLATFORMS", "VigilMetrics"]
+
+PLATFORMS = ("reddit", "x", "facebook", "instagram", "tiktok", "forum", "youtube", "other")
+_BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class VigilMetrics:
+    """All metrics the worker exports.
+
+    Args:
+        registry: Where the metrics live: the default registry in production, a fresh one per test.
+        watch_drugs: Generics that get their own ``drug`` label value; others count as ``other``.
+    """
+
+    def __init__(self, registry: CollectorRegistry, watch_drugs: Iterable[str]) -> None:
+        self.registry = registry
+        self.watch_drugs = frozenset(d.lower() for d in watch_drugs)
+        self.posts = Counter(
+            "vigil_posts_processed_total", "Posts enriched and published.", ["platform"], registry=registry
+        )
+        self.drug_mentions = Counter(
+            "vigil_drug_mentions_total", "Drug mentions found, by generic and status.", ["drug", "status"], registry=registry
+        )
+        self.dead_letters = Counter(
+            "vigil_dead_letters_total", "Messages sent to the dead-letter topic, by reason.", ["reason"], registry=registry
+        )
+        self.batch_duration = Histogram(
+            "vigil_enrichment_duration_seconds",
+            "Time to decode, enrich and hand one batch of posts to the producer.",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "vigil_enrichment_batch_posts", "Posts per enrichment batch.", buckets=(1, 10, 50, 100, 250, 500, 1000, 5000), registry=registry
+        )
+        self.lag = Histogram(
+            "vigil_end_to_end_lag_seconds",
+            "From the post's Kafka timestamp to its enriched copy being handed to the producer.",
+            buckets=_LAG_BUCKETS,
+            registry=registry,
+        )
+        self.last_processed = Gauge(
+            "vigil_last_processed_timestamp_seconds", "Unix time the last batch was processed.", registry=registry
+        )
+        for platform in PLATFORMS:
+            self.posts.labels(platform=platform)
+        for drug in (*sorted(self.watch_drugs), "other"):
+            for status in STATUSES:
+                self.drug_mentions.labels(drug=drug, status=status)
+        for reason in InvalidPost.CODES:
+            self.dead_letters.labels(reason=reason)
+
+    def drug_label(self, generic: str) -> str:
+        """The bounded ``drug`` label value of a generic."""
+        return generic if generic in self.watch_drugs else "other"
+
+    @staticmethod
+    def platform_label(platform: Any) -> str:
+        """The bounded ``platform`` label value."""
+        if isinstance(platform, str):
+            value = platform.lower()
+            if value in PLATFORMS:
+                return value
+            if value in ("twitter", "x.com"):
+                return "x"
+        return "other"
+
+    def record_post(self, post: dict[str, Any]) -> None:
+        """Count one enriched post and its drug mentions."""
+        self.posts.labels(platform=self.platform_label(post.get("platform"))).inc()
+        for mention in post.get("drugs", ()):
+            self.drug_mentions.labels(drug=self.drug_label(mention["generic"]), status=mention["status"]).inc()
+
+    def record_dead_letter(self, reason: str) -> None:
+        """Count one dead letter."""
+        self.dead_letters.labels(reason=reason if reason in InvalidPost.CODES else "wrong_type").inc()

@@ -1,0 +1,82 @@
+"""Vigil's Kafka topics: names, configuration, and explicit creation (never broker auto-create)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.exceptions import KafkaRuntimeError
+from streams.kafka_clients import kafka_python_config
+from streams.settings import Settings
+
+__all__ = ["ADVERSE_EVENTS", "CRISIS", "DLQ", "ENRICHED", "POSTS", "TOPICS", "TopicSpec", "create_topics"]
+
+POSTS = "vigil.posts"
+ENRICHED = "vigil.posts.enriched"
+DLQ = "vigil.posts.dlq"
+CRISIS = "vigil.crisis"
+ADVERSE_EVENTS = "vigil.adverse-events"
+
+#: Largest message a Vigil topic accepts (bytes). Above the 1 MB post limit so an oversized post
+#: still reaches the worker and is dead-lettered with its reason instead of being refused upstream.
+TOPIC_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic Vigil owns."""
+
+    name: str
+    purpose: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+_BIG = {"max.message.bytes": str(TOPIC_MAX_MESSAGE_BYTES)}
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(POSTS, "raw social posts (input)", _BIG),
+    TopicSpec(ENRICHED, "enriched, pseudonymised posts", _BIG),
+    TopicSpec(DLQ, "malformed messages: original bytes, reason in headers", {**_BIG, "retention.ms": str(30 * 24 * 3600 * 1000)}),
+    TopicSpec(CRISIS, "posts at crisis level critical, one per post", {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    TopicSpec(ADVERSE_EVENTS, "suspected adverse events for pharmacovigilance", {"retention.ms": str(90 * 24 * 3600 * 1000)}),
+)
+
+
+def create_topics(settings: Settings, partitions: int | None = None) -> list[tuple[str, int, bool]]:
+    """Create every Vigil topic that does not exist yet; idempotent.
+
+    Args:
+        settings: Broker list, security, default partitions and replication factor.
+        partitions: Partitions for new topics; ``settings.partitions`` when omitted.
+
+    Returns:
+        ``(name, partitions, created)`` per topic, existing ones with ``created=False``.
+
+    Raises:
+        KafkaRuntimeError: When the broker cannot be reached or refuses.
+    """
+    count = partitions or settings.partitions
+    try:
+        admin = KafkaAdminClient(**kafka_python_config(settings), client_id="vigil-admin")
+    except KafkaError as exc:
+        raise KafkaRuntimeError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); is VIGIL_KAFKA_BOOTSTRAP right?") from exc
+    try:
+        created: set[str] = set()
+        existing = set(admin.list_topics())
+        for spec in TOPICS:
+            if spec.name in existing:
+                continue
+            try:
+                admin.create_topics(
+                    [NewTopic(spec.name, count, settings.replication_factor, topic_configs=spec.config)], timeout_ms=30_000
+                )
+                created.add(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        described = {d["name"]: len(d["partitions"]) for d in admin.describe_topics([s.name for s in TOPICS])}
+        return [(spec.name, described.get(spec.name, 0), spec.name in created) for spec in TOPICS]
+    except KafkaError as exc:
+        raise KafkaRuntimeError(f"creating topics on {settings.kafka_bootstrap} failed: {exc}") from exc
+    finally:
+        admin.close()

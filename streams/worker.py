@@ -1,0 +1,26 @@
+"""Start the Faust worker with Vigil's settings and quiet, text-free logging."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from streams.agents import build_worker
+from streams.settings import Settings
+
+__all__ = ["run_worker"]
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the worker until it is stopped (SIGTERM / Ctrl-C).
+
+    Raises:
+        ConfigError: When the published demo key would be used outside demo mode.
+    """
+    settings.require_private_key()
+    app = build_worker(settings)
+    # Nothing per post is logged at any level Vigil sets: post text and handles never reach logs.
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
+    logging.getLogger("faust").setLevel(settings.log_level.upper())
+    worker.execute_from_commandline()
