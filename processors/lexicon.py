@@ -51,12 +51,14 @@ class DrugEntry:
     Attributes:
         name: Lower-case surface form as written by patients ("humira", "insulin glargine").
         generics: Lower-case generic names; a combination brand has several.
+        tokens: The name as the English tokenizer splits it ("epi-pen" -> epi, -, pen).
         ambiguous: Only a drug when drug context is near ("plan b", "alli").
         common: Widely discussed; a target of the misspelling step.
     """
 
     name: str
     generics: tuple[str, ...]
+    tokens: tuple[str, ...]
     ambiguous: bool = False
     common: bool = False
 
@@ -88,7 +90,7 @@ class DrugLexicon:
         with tmp.open("wb") as out:
             out.write(orjson.dumps({"version": self.version}) + b"\n")
             for e in self.entries.values():
-                row = {"name": e.name, "generics": e.generics, "ambiguous": e.ambiguous, "common": e.common}
+                row = {"name": e.name, "generics": e.generics, "tokens": e.tokens, "ambiguous": e.ambiguous, "common": e.common}
                 out.write(orjson.dumps(row) + b"\n")
         tmp.replace(path)
 
@@ -101,14 +103,14 @@ class DrugLexicon:
             for line in f:
                 row = orjson.loads(line)
                 entries[row["name"]] = DrugEntry(
-                    row["name"], tuple(row["generics"]), row["ambiguous"], row["common"]
+                    row["name"], tuple(row["generics"]), tuple(row["tokens"]), row["ambiguous"], row["common"]
                 )
         return cls(entries, header["version"])
 
 
 def curation_fingerprint() -> str:
     """A short hash of the curation files and the source package version."""
-    digest = hashlib.sha256(_source_version().encode())
+    digest = hashlib.sha256(f"format-2/{_source_version()}".encode())
     digest.update(f"{COMMON_WORD_ZIPF}/{DROP_WORD_ZIPF}".encode())
     for name in ("drug_denylist.txt", "drug_ambiguous.txt", "drug_extra.tsv", "generic_overrides.tsv", "common_drugs.txt"):
         digest.update((_DATA / name).read_bytes())
@@ -138,6 +140,7 @@ def load_lexicon(cache_dir: Path | None = None) -> DrugLexicon:
 
 def build_lexicon() -> DrugLexicon:
     """Build the curated lexicon from the source vocabulary and Vigil's curation files."""
+    import spacy
     from wordfreq import zipf_frequency
 
     variants = _source_variants()
@@ -147,7 +150,7 @@ def build_lexicon() -> DrugLexicon:
     extra = dict(_read_tsv("drug_extra.tsv"))
     common = set(_read_lines("common_drugs.txt"))
 
-    entries: dict[str, DrugEntry] = {}
+    kept: dict[str, tuple[tuple[str, ...], bool]] = {}
     for name, canonical in variants:
         name = " ".join(name.split())
         if name in denylist or name in extra or not _ALLOWED.match(name) or len(name) < 4:
@@ -163,9 +166,14 @@ def build_lexicon() -> DrugLexicon:
             if zipf >= DROP_WORD_ZIPF:
                 continue
             is_ambiguous = zipf >= COMMON_WORD_ZIPF
-        entries[name] = DrugEntry(name, generics, is_ambiguous, name in common)
+        kept[name] = (generics, is_ambiguous)
     for name, generics in extra.items():
-        entries[name] = DrugEntry(name, generics, name in ambiguous, name in common)
+        kept[name] = (generics, name in ambiguous)
+    tokenizer = spacy.blank("en").tokenizer
+    entries: dict[str, DrugEntry] = {}
+    for (name, (generics, is_ambiguous)), doc in zip(kept.items(), tokenizer.pipe(kept), strict=True):
+        tokens = tuple(t.lower_ for t in doc)
+        entries[name] = DrugEntry(name, generics, tokens, is_ambiguous, name in common)
     # Every generic Vigil reports is itself findable by name.
     for name in common:
         if name not in entries:

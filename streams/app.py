@@ -45,6 +45,7 @@ class VigilApp(faust.App):
 
 def create_app(settings: Settings) -> VigilApp:
     """Build the Faust app from settings (no agents yet; see :mod:`streams.agents`)."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = VigilApp(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
@@ -67,8 +68,12 @@ def create_app(settings: Settings) -> VigilApp:
         processing_guarantee=settings.processing_guarantee,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
-        topic_allow_declare=False,
-        topic_disable_leader=False,
+        # Faust may declare only its own internal topics (table changelogs); Vigil's topics are
+        # created by `vigil topics create`, never by broker auto-create.
+        topic_allow_declare=True,
+        # No leader-election topic: nothing in Vigil runs on the leader only, and its empty
+        # partition would ride along in every fetch.
+        topic_disable_leader=True,
     )
     app.vigil_settings = settings
     return app

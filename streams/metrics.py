@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from processors.components.status import STATUSES
 from processors.exceptions import InvalidPost
 
 __all__ = ["PLATFORMS", "VigilMetrics"]
+
+# `*_created` series double the exposition for no use on dashboards.
+disable_created_metrics()
 
 PLATFORMS = ("reddit", "x", "facebook", "instagram", "tiktok", "forum", "youtube", "other")
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import faust
 
 from streams.agents import build_worker
+from streams.exceptions import ConfigError
 from streams.settings import Settings
 
 __all__ = ["run_worker"]
@@ -19,8 +21,21 @@ def run_worker(settings: Settings) -> None:
         ConfigError: When the published demo key would be used outside demo mode.
     """
     settings.require_private_key()
+    _check_port_free(settings)
     app = build_worker(settings)
     # Nothing per post is logged at any level Vigil sets: post text and handles never reach logs.
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     logging.getLogger("faust").setLevel(settings.log_level.upper())
     worker.execute_from_commandline()
+
+
+def _check_port_free(settings: Settings) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((settings.web_host, settings.web_port))
+        except OSError as exc:
+            raise ConfigError(
+                f"VIGIL_WEB_PORT: cannot listen on {settings.web_host}:{settings.web_port} ({exc.strerror}); "
+                "another worker may be running there, so choose another port"
+            ) from None

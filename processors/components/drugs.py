@@ -1,6 +1,6 @@
 """``vigil_drugs``: find drug mentions and normalise them to generics.
 
-Exact names (brands, generics, synonyms) are found with a ``PhraseMatcher`` on lower-case tokens;
+Exact names (brands, generics, synonyms) are found on lower-case tokens, longest name first;
 names that are also everyday words ("plan b", "alli", "ecstasy") count only when drug context is
 near; words that are not English and sit one edit from a widely discussed drug name ("humera")
 are corrected by :class:`~processors.fuzzy.FuzzyIndex`. Each mention becomes one span per generic
@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
+from spacy.tokens import Doc, Span, Token
 
 from processors.extensions import DRUG_SPANS, register_extensions
 from processors.fuzzy import FuzzyIndex
@@ -64,73 +62,66 @@ class DrugFinder:
     def __init__(self, nlp: Language, name: str = "vigil_drugs", *, fuzzy: bool = True, context_window: int = 4) -> None:
         register_extensions()
         self.name = name
-        self.vocab = nlp.vocab
         self.fuzzy = fuzzy
         self.context_window = context_window
         self.context_cues = _load_words("drug_context.txt")
         self.lexicon = DrugLexicon()
-        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-        self._entries: dict[int, DrugEntry] = {}
+        # First token -> entries starting with it, longest first. A dict lookup per token is
+        # cheaper to build than a PhraseMatcher over 70k names and as fast to match.
+        self._by_first: dict[str, list[DrugEntry]] = {}
         self._fuzzy_index: FuzzyIndex | None = None
         self._english: frozenset[str] = frozenset()
-        # Patterns are tokenised by a tokenizer of their own so that 70k drug names do not fill
-        # the main tokenizer's cache (a full cache sends later text down the slow path).
-        self._pattern_tokenizer = nlp.tokenizer.__class__(
-            nlp.vocab,
-            rules=nlp.tokenizer.rules,
-            prefix_search=nlp.tokenizer.prefix_search,
-            suffix_search=nlp.tokenizer.suffix_search,
-            infix_finditer=nlp.tokenizer.infix_finditer,
-            token_match=nlp.tokenizer.token_match,
-            url_match=nlp.tokenizer.url_match,
-        )
 
     def set_lexicon(self, lexicon: DrugLexicon) -> None:
-        """Load a lexicon: build match patterns and the misspelling index."""
+        """Load a lexicon: index names by first token and build the misspelling index."""
         self.lexicon = lexicon
-        self.matcher = PhraseMatcher(self.vocab, attr="LOWER")
-        self._entries = {}
-        names = list(lexicon.entries)
-        for name, doc in zip(names, self._pattern_tokenizer.pipe(names, batch_size=2000), strict=True):
-            key = self.vocab.strings.add(name)
-            self._entries[key] = lexicon.entries[name]
-            self.matcher.add(name, [doc])
+        by_first: dict[str, list[DrugEntry]] = {}
+        for entry in lexicon.entries.values():
+            by_first.setdefault(entry.tokens[0], []).append(entry)
+        for entries in by_first.values():
+            entries.sort(key=lambda e: -len(e.tokens))
+        self._by_first = by_first
         if self.fuzzy:
-            self._english = _common_english() - set(names)
+            self._english = _common_english() - set(lexicon.entries)
             self._fuzzy_index = FuzzyIndex(e.name for e in lexicon.entries.values() if e.common and " " not in e.name)
 
     def __call__(self, doc: Doc) -> Doc:
-        found: list[tuple[Span, DrugEntry, bool]] = []
-        spans = []
-        for match_id, start, end in self.matcher(doc):
-            entry = self._entries[match_id]
-            if entry.ambiguous and not self._has_context(doc, start, end):
-                continue
-            spans.append(Span(doc, start, end, label=match_id))
-        covered = set()
-        for span in filter_spans(spans):
-            found.append((span, self._entries[span.label], False))
-            covered.update(range(span.start, span.end))
-        if self._fuzzy_index is not None:
-            english = self._english
-            for token in doc:
-                if token.i in covered or not token.is_alpha or len(token) < self._fuzzy_index.min_length:
+        words = [t.lower_ for t in doc]
+        found: list[tuple[int, int, DrugEntry, bool]] = []
+        by_first = self._by_first
+        i, n = 0, len(words)
+        while i < n:
+            step = 1
+            for entry in by_first.get(words[i], ()):
+                size = len(entry.tokens)
+                if size > 1 and tuple(words[i : i + size]) != entry.tokens:
                     continue
-                lower = token.lower_
-                if lower in english:
+                if entry.ambiguous and not self._has_context(doc, i, i + size):
                     continue
-                name = self._fuzzy_index.lookup(lower)
-                if name is not None:
-                    found.append((doc[token.i : token.i + 1], self.lexicon.entries[name], True))
-        found.sort(key=lambda item: item[0].start)
+                found.append((i, i + size, entry, False))
+                step = size
+                break
+            else:
+                if self._fuzzy_index is not None:
+                    entry = self._misspelled(doc[i], words[i])
+                    if entry is not None:
+                        found.append((i, i + 1, entry, True))
+            i += step
         group = []
-        for span, entry, fuzzy in found:
+        for start, end, entry, fuzzy in found:
             for generic in entry.generics:
-                mention = Span(doc, span.start, span.end, label=generic)
+                mention = Span(doc, start, end, label=generic)
                 mention._.fuzzy = fuzzy
                 group.append(mention)
         doc.spans[DRUG_SPANS] = group
         return doc
+
+    def _misspelled(self, token: Token, lower: str) -> DrugEntry | None:
+        index = self._fuzzy_index
+        if index is None or len(lower) < index.min_length or lower in self._english or not token.is_alpha:
+            return None
+        name = index.lookup(lower)
+        return self.lexicon.entries[name] if name is not None else None
 
     def _has_context(self, doc: Doc, start: int, end: int) -> bool:
         window = self.context_window
