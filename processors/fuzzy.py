@@ -1,8 +1,8 @@
 """Misspelling lookup: a symmetric delete index over widely discussed drug names.
 
 Patients write "humera", "lantis", "ozempik". A symmetric delete index (SymSpell's idea) finds
-names within one edit of a word by looking up the word and each one-character deletion of it;
-hits are confirmed with an optimal-string-alignment distance. Only words that are not common
+names within one edit of a word (two for words of 8+ letters) by looking up the word's deletions
+in an index of the names' deletions; hits are confirmed with an optimal-string-alignment distance. Only words that are not common
 English are looked up, so the step costs almost nothing on ordinary text.
 """
 
@@ -15,6 +15,15 @@ __all__ = ["FuzzyIndex", "osa_distance"]
 
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _deletes_upto(word: str, distance: int) -> set[str]:
+    keys = {word}
+    frontier = {word}
+    for _ in range(distance):
+        frontier = {d for w in frontier for d in _deletes(w)}
+        keys |= frontier
+    return keys
 
 
 def osa_distance(a: str, b: str) -> int:
@@ -53,8 +62,11 @@ class FuzzyIndex:
         for name in names:
             if len(name) < min_length or not name.isalpha():
                 continue
-            for key in _deletes(name) | {name}:
+            for key in _deletes_upto(name, self._reach(name)):
                 self._index.setdefault(key, []).append(name)
+
+    def _reach(self, word: str) -> int:
+        return self.max_distance_long if len(word) >= 8 else 1
 
     def __len__(self) -> int:
         return len(self._index)
@@ -64,8 +76,8 @@ class FuzzyIndex:
         if len(word) < self.min_length:
             return None
         index = self._index
-        candidates: set[str] = set(index.get(word, ()))
-        for key in _deletes(word):
+        candidates: set[str] = set()
+        for key in _deletes_upto(word, self._reach(word)):
             hits = index.get(key)
             if hits:
                 candidates.update(hits)

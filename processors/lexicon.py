@@ -30,7 +30,7 @@ import orjson
 
 from processors.exceptions import LexiconError
 
-__all__ = ["DrugEntry", "DrugLexicon", "build_lexicon", "load_lexicon"]
+__all__ = ["DrugEntry", "DrugLexicon", "build_lexicon", "load_lexicon", "normalise_generic"]
 
 #: Zipf frequency (log10 per billion words) from which a single word counts as common English.
 COMMON_WORD_ZIPF = 2.7
@@ -41,6 +41,21 @@ _ALLOWED = re.compile(r"^[a-z][a-z0-9' .\-]*[a-z0-9]$")
 # Research codes and lab abbreviations: "il-2", "sn-38", "t-20", "at-10", "5-fu".
 _CODE_LIKE = re.compile(r"(^[a-z]{1,5}[- ]?\d)|(^\d)|(\d{2,})")
 _PAREN = re.compile(r"\s*\([^)]*\)")
+# Salt and ester words dropped from generics: patients and pharmacovigilance talk of the moiety.
+_SALTS = frozenset(
+    "hydrochloride hcl dihydrochloride sodium potassium calcium magnesium fumarate maleate sulfate sulphate "
+    "succinate tartrate bitartrate besylate mesylate citrate acetate bromide hydrobromide phosphate "
+    "dihydrate monohydrate trihydrate hyclate propionate dipropionate valerate hemifumarate".split()
+    # and dosage-form words: "sumatriptan nasal" is sumatriptan
+    + "nasal oral topical injection injectable ophthalmic spray tablet tablets capsule capsules solution "
+    "suspension cream ointment gel patch er xr sr ir dr extended-release delayed-release".split()
+)
+# Generics that are really drug classes or product types ("penicillins", "eye drops").
+_CLASS = re.compile(
+    r"(inhibitors|antagonists|agonists|agents|solutions|vaccines?|supplements?|contraceptives|blockers|drugs|"
+    r"preparations|products|derivatives|compounds|penicillins|cephalosporins|statins|steroids|antibiotics|"
+    r"antidepressants|antihistamines|analgesics|anesthetics|hormones|drops|creams|ointments|ines)$"
+)
 _COMBO_SPLIT = re.compile(r"\s*/\s*|\s*,\s*(?:and\s+)?|\s+and\s+")
 
 
@@ -50,7 +65,8 @@ class DrugEntry:
 
     Attributes:
         name: Lower-case surface form as written by patients ("humira", "insulin glargine").
-        generics: Lower-case generic names; a combination brand has several.
+        generics: Lower-case generic names; a combination brand has several; none for a blocker
+            (a phrase such as "insulin resistance" that contains a drug name but is no mention).
         tokens: The name as the English tokenizer splits it ("epi-pen" -> epi, -, pen).
         ambiguous: Only a drug when drug context is near ("plan b", "alli").
         common: Widely discussed; a target of the misspelling step.
@@ -110,7 +126,7 @@ class DrugLexicon:
 
 def curation_fingerprint() -> str:
     """A short hash of the curation files and the source package version."""
-    digest = hashlib.sha256(f"format-2/{_source_version()}".encode())
+    digest = hashlib.sha256(f"format-3/{_source_version()}".encode())
     digest.update(f"{COMMON_WORD_ZIPF}/{DROP_WORD_ZIPF}".encode())
     for name in ("drug_denylist.txt", "drug_ambiguous.txt", "drug_extra.tsv", "generic_overrides.tsv", "common_drugs.txt"):
         digest.update((_DATA / name).read_bytes())
@@ -158,6 +174,7 @@ def build_lexicon() -> DrugLexicon:
         if _CODE_LIKE.search(name) and name not in common:
             continue
         generics = overrides.get(canonical) or _generics_of(canonical)
+        generics = tuple(normalise_generic(g) for g in generics)
         if not generics or any(g in denylist for g in generics):
             continue
         is_ambiguous = name in ambiguous
@@ -175,15 +192,25 @@ def build_lexicon() -> DrugLexicon:
         tokens = tuple(t.lower_ for t in doc)
         entries[name] = DrugEntry(name, generics, tokens, is_ambiguous, name in common)
     # Every generic Vigil reports is itself findable by name.
-    for name in common:
-        if name not in entries:
-            raise LexiconError(f"common_drugs.txt names {name!r}, which the lexicon does not know")
+    unknown = sorted(name for name in common if name not in entries)
+    if unknown:
+        raise LexiconError(f"common_drugs.txt names drugs the lexicon does not know: {', '.join(unknown)}")
     return DrugLexicon(entries, curation_fingerprint())
+
+
+def normalise_generic(name: str) -> str:
+    """A generic without salt words: "dexmethylphenidate hydrochloride" -> "dexmethylphenidate"."""
+    words = name.lower().split()
+    while len(words) > 1 and words[-1] in _SALTS:
+        words.pop()
+    return " ".join(words)
 
 
 def _generics_of(canonical: str) -> tuple[str, ...]:
     base = _PAREN.sub("", canonical.lower()).strip()
-    parts = [p.strip() for p in _COMBO_SPLIT.split(base) if p.strip()]
+    parts = [normalise_generic(p.strip()) for p in _COMBO_SPLIT.split(base) if p.strip()]
+    if any(_CLASS.search(p) for p in parts):
+        return ()
     return tuple(dict.fromkeys(parts))
 
 
@@ -222,6 +249,7 @@ def _read_lines(name: str) -> Iterable[str]:
 def _read_tsv(name: str) -> Iterable[tuple[str, tuple[str, ...]]]:
     for line in _read_lines(name):
         key, _, value = line.partition("\t")
-        if not value:
+        if not value.strip():
             raise LexiconError(f"{name}: line {line!r} needs a tab between the name and its generic(s)")
-        yield key.strip(), tuple(g.strip() for g in value.split(";") if g.strip())
+        # "-" marks a blocker: a phrase that contains a drug name but is no mention.
+        yield key.strip(), tuple(g.strip() for g in value.split(";") if g.strip() and g.strip() != "-")

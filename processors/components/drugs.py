@@ -88,25 +88,22 @@ class DrugFinder:
     def __call__(self, doc: Doc) -> Doc:
         words = [t.lower_ for t in doc]
         found: list[tuple[int, int, DrugEntry, bool]] = []
-        by_first = self._by_first
         i, n = 0, len(words)
         while i < n:
-            step = 1
-            for entry in by_first.get(words[i], ()):
-                size = len(entry.tokens)
-                if size > 1 and tuple(words[i : i + size]) != entry.tokens:
-                    continue
-                if entry.ambiguous and not self._has_context(doc, i, i + size):
-                    continue
-                found.append((i, i + size, entry, False))
-                step = size
-                break
-            else:
-                if self._fuzzy_index is not None:
-                    entry = self._misspelled(doc[i], words[i])
-                    if entry is not None:
-                        found.append((i, i + 1, entry, True))
-            i += step
+            entry = self._exact(doc, words, i)
+            fuzzy = False
+            if entry is None and self._fuzzy_index is not None:
+                corrected = self._misspelled(doc[i], words[i])
+                if corrected is not None:
+                    # Re-match with the corrected word so "tylonol pm" finds "tylenol pm".
+                    original, words[i] = words[i], corrected
+                    entry, fuzzy = self._exact(doc, words, i), True
+                    words[i] = original
+            if entry is None:
+                i += 1
+                continue
+            found.append((i, i + len(entry.tokens), entry, fuzzy))
+            i += len(entry.tokens)
         group = []
         for start, end, entry, fuzzy in found:
             for generic in entry.generics:
@@ -116,18 +113,29 @@ class DrugFinder:
         doc.spans[DRUG_SPANS] = group
         return doc
 
-    def _misspelled(self, token: Token, lower: str) -> DrugEntry | None:
+    def _exact(self, doc: Doc, words: list[str], i: int) -> DrugEntry | None:
+        """The longest name starting at token ``i`` (ambiguous ones only in drug context)."""
+        for entry in self._by_first.get(words[i], ()):
+            size = len(entry.tokens)
+            if size > 1 and tuple(words[i : i + size]) != entry.tokens:
+                continue
+            if entry.ambiguous and not self._has_context(doc, i, i + size):
+                continue
+            return entry
+        return None
+
+    def _misspelled(self, token: Token, lower: str) -> str | None:
+        """The drug name a misspelled word stands for, if any."""
         index = self._fuzzy_index
         if index is None or len(lower) < index.min_length or lower in self._english or not token.is_alpha:
             return None
-        name = index.lookup(lower)
-        return self.lexicon.entries[name] if name is not None else None
+        return index.lookup(lower)
 
     def _has_context(self, doc: Doc, start: int, end: int) -> bool:
         window = self.context_window
         cues = self.context_cues
         for token in doc[max(0, start - window) : min(len(doc), end + window)]:
-            if token.lower_ in cues or (token.like_num and token.i >= end):
+            if token.lower_ in cues:
                 return True
         return False
 

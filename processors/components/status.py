@@ -1,8 +1,11 @@
 """``vigil_drug_status``: is each drug mention current, past, negated or hypothetical?
 
-NegEx-style cue matching, but with four outcomes and the nearest cue deciding: the clause around
-a mention is scanned backwards from the mention for cue phrases ("stopped taking", "never tried",
-"thinking about", "switched to"), then forwards for trailing cues ("anymore", "years ago", "?").
+NegEx-style cue matching with four outcomes. The clause around a mention is scanned backwards for
+cue phrases ("stopped taking", "never tried", "thinking about", "switched to"; the nearest wins)
+and forwards for trailing ones ("anymore", "made me", "off the table", "this morning"); a bare
+negation shortly before the mention negates it unless it is a pseudo-negation ("not sure"); a
+conditional or question in the clause ("if", "should", "has anyone", "?") makes it hypothetical
+unless stronger evidence says the author takes the drug ("been on", "while on").
 Cue phrases are data (``processors/data/drug_status_cues.json``) so they can be reviewed and
 versioned with the pipeline.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-from typing import Any
+from collections.abc import Callable
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -21,16 +24,15 @@ from processors.extensions import DRUG_SPANS, register_extensions
 __all__ = ["DrugStatus", "STATUSES"]
 
 STATUSES = ("current", "past", "negated", "hypothetical")
-_SHORT_NEGATIONS = frozenset({"no", "not", "never", "without"})
 Cue = tuple[tuple[str, ...], str]
 
 
-def _index(phrases: dict[str, list[str]], tokenize: Any) -> dict[str, list[Cue]]:
+def _index(phrases: dict[str, list[str]], split: Callable[[str], tuple[str, ...]]) -> dict[str, list[Cue]]:
     """Cue phrases keyed by their last token, longest first."""
     index: dict[str, list[Cue]] = {}
     for status, items in phrases.items():
         for phrase in items:
-            words = tuple(t.lower_ for t in tokenize(phrase)) if phrase.strip() else (phrase,)
+            words = split(phrase)
             index.setdefault(words[-1], []).append((words, status))
     for cues in index.values():
         cues.sort(key=lambda cue: -len(cue[0]))
@@ -43,30 +45,38 @@ class DrugStatus:
     Args:
         nlp: The pipeline; its tokenizer splits cue phrases the way it splits posts.
         name: Component name.
-        window: Tokens scanned back from a mention (within its clause); default 8.
-        negation_window: Tokens within which a bare "no"/"not"/"never" negates; default 3.
+        window: Tokens scanned either side of a mention (within its clause); default 10.
+        negation_window: Tokens before a mention within which a bare negation ("not", "n't",
+            "never", "no") negates it, NegEx style; default 5.
     """
 
-    def __init__(self, nlp: Language, name: str = "vigil_drug_status", *, window: int = 8, negation_window: int = 3) -> None:
+    def __init__(self, nlp: Language, name: str = "vigil_drug_status", *, window: int = 10, negation_window: int = 5) -> None:
         register_extensions()
         self.name = name
         self.window = window
         self.negation_window = negation_window
         data = json.loads((importlib.resources.files("processors") / "data" / "drug_status_cues.json").read_text("utf-8"))
-        tokenize = nlp.tokenizer.__class__(
+        tokenizer = nlp.tokenizer.__class__(
             nlp.vocab,
             rules=nlp.tokenizer.rules,
             prefix_search=nlp.tokenizer.prefix_search,
             suffix_search=nlp.tokenizer.suffix_search,
             infix_finditer=nlp.tokenizer.infix_finditer,
         )
-        self.before = _index(data["before"], tokenize)
-        self.after = _index(data["after"], tokenize)
-        self.conditionals = frozenset(tuple(t.lower_ for t in tokenize(c)) for c in data["conditionals"])
+
+        def split(phrase: str) -> tuple[str, ...]:
+            return tuple(t.lower_ for t in tokenizer(phrase))
+
+        self.before = _index(data["before"], split)
+        self.after = _index(data["after"], split)
+        self.conditionals = frozenset(split(c) for c in data["conditionals"])
+        self.negations = frozenset(data["negation_triggers"])
+        self.pseudo_negations = frozenset(split(p) for p in data["pseudo_negations"])
         self.breaks = frozenset(data["clause_breaks"])
+        self.negation_breaks = frozenset(data["negation_scope_breaks"])
 
     def __call__(self, doc: Doc) -> Doc:
-        spans = doc.spans.get(DRUG_SPANS) if DRUG_SPANS in doc.spans else None
+        spans = doc.spans[DRUG_SPANS] if DRUG_SPANS in doc.spans else None
         if not spans:
             return doc
         words = [t.lower_ if not t.is_space else "\n" for t in doc]
@@ -80,37 +90,48 @@ class DrugStatus:
 
     def status(self, words: list[str], start: int, end: int) -> str:
         """Status of the mention covering ``words[start:end]``."""
-        clause_start = start
-        while clause_start > 0 and words[clause_start - 1] not in self.breaks:
-            clause_start -= 1
-        clause_end = end
-        while clause_end < len(words) and words[clause_end] not in self.breaks:
-            clause_end += 1
-        if clause_end < len(words) and words[clause_end] in ("?",):
-            clause_end += 1
-        trailing = self._scan_after(words, end, clause_end)
-        nearest = self._scan_before(words, clause_start, start)
-        if trailing == "past" and nearest in (None, "current", "negated", "past"):
+        lo = start
+        while lo > 0 and words[lo - 1] not in self.breaks:
+            lo -= 1
+        hi = end
+        while hi < len(words) and words[hi] not in self.breaks:
+            hi += 1
+        question = hi < len(words) and words[hi] == "?"
+        before = self._scan_before(words, lo, start)
+        after = self._scan_after(words, end, hi)
+        negation = self._negation_before(words, lo, start)
+        if after == "override_past":  # "I don't take Humira anymore"
             return "past"
-        if nearest == "current":
-            if self._conditional_before(words, clause_start, start):
-                return "hypothetical"
+        if after == "negated" or before == "negated":
+            return "negated"
+        if negation is not None and (before not in ("past", "current_strong") or start - negation <= 3):
+            return "negated"
+        if before == "past" or (after == "past" and before not in ("hypothetical", "current_strong")):
+            return "past"
+        if before == "past_weak":
+            if after == "current":
+                return "current"
+            return "hypothetical" if self._conditional_before(words, lo, start) else "past"
+        if before == "current_strong":
             return "current"
-        if nearest is not None:
-            return nearest
-        if trailing == "hypothetical":
+        if before == "hypothetical":
+            return "current" if after == "current" else "hypothetical"
+        if self._conditional_before(words, lo, start):
+            return "current" if after == "current" else "hypothetical"
+        if before == "current":
+            return "current"
+        if after == "hypothetical" or question:
             return "hypothetical"
         return "current"
 
     def _scan_before(self, words: list[str], lo: int, start: int) -> str | None:
         for i in range(start - 1, max(lo, start - self.window) - 1, -1):
+            if words[i] in ("to", "onto") and "from" in words[lo:i]:
+                return "current_strong"  # "switched from Humira to Stelara": Stelara is current
             for phrase, status in self.before.get(words[i], ()):
                 n = len(phrase)
-                if i - n + 1 < lo or tuple(words[i - n + 1 : i + 1]) != phrase:
-                    continue
-                if n == 1 and phrase[0] in _SHORT_NEGATIONS and start - i > self.negation_window:
-                    continue
-                return status
+                if i - n + 1 >= lo and tuple(words[i - n + 1 : i + 1]) == phrase:
+                    return status
         return None
 
     def _scan_after(self, words: list[str], end: int, hi: int) -> str | None:
@@ -121,8 +142,22 @@ class DrugStatus:
                     return status
         return None
 
+    def _negation_before(self, words: list[str], lo: int, start: int) -> int | None:
+        """Position of a negation scoping over the mention, if any."""
+        for i in range(start - 1, max(lo, start - self.negation_window) - 1, -1):
+            if words[i] in self.negation_breaks:
+                return None
+            if words[i] in self.negations and not self._pseudo(words, i):
+                return i
+        return None
+
+    def _pseudo(self, words: list[str], i: int) -> bool:
+        return any(tuple(words[i : i + len(p)]) == p or tuple(words[i - len(p) + 1 : i + 1]) == p for p in self.pseudo_negations)
+
     def _conditional_before(self, words: list[str], lo: int, start: int) -> bool:
         for i in range(lo, start):
+            if words[i] in ("anyone", "anybody") and i + 1 < len(words) and words[i + 1] == "else":
+                continue
             for n in (1, 2, 3):
                 if tuple(words[i : i + n]) in self.conditionals:
                     return True
@@ -133,7 +168,7 @@ class DrugStatus:
     "vigil_drug_status",
     assigns=["span._.drug_status"],
     requires=["doc.spans"],
-    default_config={"window": 8, "negation_window": 3},
+    default_config={"window": 10, "negation_window": 5},
 )
 def make_drug_status(nlp: Language, name: str, window: int, negation_window: int) -> DrugStatus:
     """Factory for :class:`DrugStatus`."""
