@@ -1,17 +1,13 @@
 """A single-node Apache Kafka broker (KRaft) for local runs and integration tests, without Docker.
 
 The broker's jars come from Maven Central, resolved once by ``mvn`` into a cache outside git
-(``${VIGIL_CACHE_DIR:-~/.cache/vigil}/kafka-<version>/libs``), and run with the local ``java``.
-One process is broker and controller, listens on 127.0.0.1 only, and never auto-creates topics.
+(``${VIGIL_CACHE_DIR:-~/.cache/vigil}/kafka-<version>/libs``), and run with the local ``java``. One process is
+broker and controller, listens on 127.0.0.1 only, and never auto-creates topics.
 
-Usage::
+    python -m streams.localkafka start --detach     # returns once the broker answers; also status, stop, fetch
 
-    python -m streams.localkafka start --detach     # returns once the broker answers
-    python -m streams.localkafka status
-    python -m streams.localkafka stop
-
-    with LocalKafka(port=free_port(), controller_port=free_port(), data_dir=tmp) as kafka:
-        ...  # kafka.bootstrap == "127.0.0.1:<port>"
+    with LocalKafka(port, controller_port, data_dir=tmp) as kafka:
+        ...  # clients use kafka.bootstrap == "127.0.0.1:<port>"
 """
 
 from __future__ import annotations
@@ -40,20 +36,45 @@ from types import TracebackType
 
 from streams.exceptions import KafkaRuntimeError
 
-__all__ = ["KAFKA_VERSION", "LocalKafka", "cache_dir", "ensure_jars", "free_port", "main", "probe"]
+__all__ = ["KAFKA_VERSION", "LocalKafka", "cache_dir", "ensure_jars", "find_java", "free_port", "main", "probe"]
 
-#: Apache Kafka version run locally; the jar versions themselves are pinned in ``kafka/pom.xml``.
+#: Apache Kafka version run locally; the jar versions themselves are pinned in ``streams/kafka/pom.xml``.
 KAFKA_VERSION = "4.1.2"
 _DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.7.1:copy-dependencies"
-_NO_JAVA = (
-    "Java 17+ is needed to run the local Kafka broker: install it (Debian: apt-get install "
-    "openjdk-17-jre-headless) or set VIGIL_KAFKA_BOOTSTRAP to an existing broker"
-)
-_NO_MAVEN = (
-    "Maven is needed once to fetch the Kafka jars from Maven Central: install it (Debian: "
-    "apt-get install maven) or set VIGIL_KAFKA_BOOTSTRAP to an existing broker"
-)
+_ALTERNATIVE = "or set VIGIL_KAFKA_BOOTSTRAP to an existing broker"
+_NO_JAVA = f"Java 17+ is needed to run the local Kafka broker: install it (Debian: apt-get install openjdk-17-jre-headless) {_ALTERNATIVE}"
+_NO_MAVEN = f"Maven is needed once to fetch the Kafka jars from Maven Central: install it (Debian: apt-get install maven) {_ALTERNATIVE}"
 _LOG_ROTATE_BYTES = 16 * 1024 * 1024
+_SERVER_PROPERTIES = """\
+# Written by streams/localkafka.py at each start: edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{cport}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={data}
+auto.create.topics.enable=false
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Sized for 2-core machines.
+num.network.threads=2
+num.io.threads=4
+# After a kill, a restarted broker waits for its old session to expire (default 9 s).
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
+"""
 
 
 def cache_dir() -> Path:
@@ -62,21 +83,18 @@ def cache_dir() -> Path:
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now (for tests; another process may race)."""
+    """Return a TCP port on 127.0.0.1 that is free right now (for tests: another process may take it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def _resource(name: str) -> str:
-    """Read a package data file from ``streams/kafka/``."""
-    if __package__:
-        return (resources.files(__package__) / "kafka" / name).read_text(encoding="utf-8")
-    return (Path(__file__).parent / "kafka" / name).read_text(encoding="utf-8")
+    base = resources.files(__package__) if __package__ else Path(__file__).parent
+    return (base / "kafka" / name).read_text(encoding="utf-8")
 
 
 def _tail(path: Path, lines: int = 25) -> str:
-    """Return the last ``lines`` lines of a text file, or a note that it is missing."""
     try:
         with path.open("rb") as fh:
             fh.seek(max(0, path.stat().st_size - 16384))
@@ -87,14 +105,13 @@ def _tail(path: Path, lines: int = 25) -> str:
 
 @functools.cache
 def find_java() -> str:
-    """Return the path of a Java 17+ ``java`` (``$JAVA_HOME/bin/java``, else ``java`` on PATH).
+    """Return a Java 17+ ``java``: ``$JAVA_HOME/bin/java``, else the one on PATH.
 
     Raises:
         KafkaRuntimeError: No java, or one older than 17.
     """
     home = os.environ.get("JAVA_HOME")
-    candidates = [str(Path(home) / "bin" / "java")] if home else []
-    candidates.append(shutil.which("java") or "")
+    candidates = [str(Path(home) / "bin" / "java") if home else "", shutil.which("java") or ""]
     java = next((c for c in candidates if c and os.access(c, os.X_OK)), None)
     if java is None:
         raise KafkaRuntimeError(_NO_JAVA)
@@ -102,7 +119,7 @@ def find_java() -> str:
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
     major = 0 if match is None else int(match[2] if match[1] == "1" else match[1])
     if major < 17:
-        raise KafkaRuntimeError(f"{java} is Java {major or 'of unknown version'}. {_NO_JAVA}")
+        raise KafkaRuntimeError(f"{java} is Java {major or '(unknown version)'}. {_NO_JAVA}")
     return java
 
 
@@ -111,18 +128,18 @@ def _jars_complete(libs: Path, marker: Path, digest: str) -> bool:
         info = json.loads(marker.read_text())
     except (OSError, ValueError):
         return False
-    return info.get("pom_sha256") == digest and all((libs / j).is_file() for j in info["jars"])
+    return info.get("pom_sha256") == digest and all((libs / jar).is_file() for jar in info["jars"])
 
 
 def ensure_jars(cache: Path | None = None) -> Path:
-    """Fetch the pinned Kafka jars once; later calls only check the marker file.
+    """Fetch the pinned Kafka jars once; later calls only read a marker file (~1 ms).
 
     Args:
-        cache: Cache root; default :func:`cache_dir`. Jars go to ``<cache>/kafka-<version>/libs``
-            and Maven's local repository to ``<cache>/m2``.
+        cache: Cache root, default :func:`cache_dir`. Jars go to ``<cache>/kafka-<version>/libs``, Maven's local
+            repository to ``<cache>/m2``.
 
     Returns:
-        The directory holding the jars (use ``<dir>/*`` as the class path).
+        The directory holding the jars (``<dir>/*`` is the class path).
 
     Raises:
         KafkaRuntimeError: ``mvn`` is missing or the download failed.
@@ -136,7 +153,7 @@ def ensure_jars(cache: Path | None = None) -> Path:
         return libs
     home.mkdir(parents=True, exist_ok=True)
     with (home / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers fetch once, not N times
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test sessions fetch once, not N times
         if _jars_complete(libs, marker, digest):
             return libs
         mvn = shutil.which("mvn")
@@ -144,168 +161,142 @@ def ensure_jars(cache: Path | None = None) -> Path:
             raise KafkaRuntimeError(_NO_MAVEN)
         (home / "pom.xml").write_text(pom, encoding="utf-8")
         shutil.rmtree(libs, ignore_errors=True)
-        cmd = [mvn, "-q", "-B", "-f", str(home / "pom.xml"), f"-Dmaven.repo.local={root / 'm2'}",
-               _DEPENDENCY_PLUGIN, f"-DoutputDirectory={libs}"]  # fmt: skip
+        cmd = [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(home / "pom.xml"),
+            f"-Dmaven.repo.local={root / 'm2'}",
+            _DEPENDENCY_PLUGIN,
+            f"-DoutputDirectory={libs}",
+        ]
         done = subprocess.run(cmd, cwd=home, capture_output=True, text=True)
         jars = sorted(p.name for p in libs.glob("*.jar"))
-        if done.returncode != 0 or not any(j.startswith("kafka_2.13-") for j in jars):
+        if done.returncode != 0 or not any(jar.startswith("kafka_2.13-") for jar in jars):
             output = "\n".join((done.stdout + done.stderr).splitlines()[-20:])
             raise KafkaRuntimeError(
-                f"Fetching the Kafka {KAFKA_VERSION} jars from Maven Central failed "
-                f"(mvn exit {done.returncode}). Check network access to Maven Central and "
-                f"retry `python -m streams.localkafka fetch`.\n{output}"
+                f"Fetching the Kafka {KAFKA_VERSION} jars from Maven Central failed (mvn exit {done.returncode}): "
+                f"check network access and retry `python -m streams.localkafka fetch`.\n{output}"
             )
         marker.write_text(json.dumps({"pom_sha256": digest, "jars": jars}, indent=1))
     return libs
 
 
 def probe(bootstrap: str, timeout: float = 5.0) -> str | None:
-    """Send one metadata request; return ``None`` if the broker answered, else the reason it did not."""
+    """Send one metadata request to ``host:port``; return ``None`` if a broker answered, else why not."""
     host, _, port = bootstrap.rpartition(":")
-    try:
+    try:  # a cheap check first: the admin client logs errors while the port is shut
         socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as exc:  # cheap check first: the admin client logs errors while a port is shut
+    except OSError as exc:
         return f"connect failed: {exc}"
-    from kafka import KafkaAdminClient  # imported late so fetch/stop work without kafka-python
+    from kafka import KafkaAdminClient  # late import: fetch/start/stop work without kafka-python loaded
 
-    kafka_log = logging.getLogger("kafka")
+    kafka_log, ms = logging.getLogger("kafka"), int(timeout * 1000)
     level = kafka_log.level
-    kafka_log.setLevel(logging.CRITICAL)  # a booting broker is expected to refuse for a while
+    kafka_log.setLevel(logging.CRITICAL)  # a booting broker refuses for a while: expected, not news
     try:
-        ms = int(timeout * 1000)
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="vigil-localkafka-probe",
-                                 request_timeout_ms=ms, bootstrap_timeout_ms=ms)  # fmt: skip
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=ms, bootstrap_timeout_ms=ms)
         try:
             cluster = admin.describe_cluster()
         finally:
             admin.close()
-    except Exception as exc:  # noqa: BLE001 - any failure just means "not ready yet"
+    except Exception as exc:  # any failure only means "not ready yet"
         return f"{type(exc).__name__}: {exc}"
     finally:
         kafka_log.setLevel(level)
-    if not cluster.get("brokers") or cluster.get("controller_id", -1) == -1:
-        return "no broker or controller registered yet"
-    return None
+    return None if cluster.get("brokers") and cluster.get("controller_id", -1) != -1 else "no broker registered yet"
 
 
 def _alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own exited child: reap the zombie
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child has exited: reap it
             return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
 class LocalKafka:
-    """One Kafka broker+controller process on 127.0.0.1, with its data in ``data_dir``.
+    """One Kafka broker+controller process on 127.0.0.1, with everything it writes in ``data_dir``.
 
     Args:
         port: Client (PLAINTEXT) port. Default 9092.
         controller_port: KRaft controller port. Default 9093.
-        data_dir: Holds ``server.properties``, ``broker.log``, ``broker.pid`` and the partition
-            data under ``data/`` (kept across restarts). Default
-            ``${VIGIL_CACHE_DIR:-~/.cache/vigil}/kafka-data/<port>``.
-        heap: JVM maximum heap (``-Xmx``), e.g. ``"1g"``. The initial heap is 256 MiB.
+        data_dir: Holds ``server.properties``, ``broker.log``, ``broker.pid`` and the partitions under ``data/``
+            (kept across restarts). Default ``${VIGIL_CACHE_DIR:-~/.cache/vigil}/kafka-data/<port>``.
+        heap: JVM maximum heap (``-Xmx``), default ``"1g"``; the initial heap is 256 MiB.
     """
 
-    def __init__(self, port: int = 9092, controller_port: int = 9093,
-                 data_dir: str | Path | None = None, heap: str = "1g") -> None:  # fmt: skip
-        self.port = port
-        self.controller_port = controller_port
+    def __init__(
+        self, port: int = 9092, controller_port: int = 9093, data_dir: str | Path | None = None, heap: str = "1g"
+    ) -> None:
+        self.port, self.controller_port, self.heap = port, controller_port, heap
         self.data_dir = Path(data_dir) if data_dir else cache_dir() / "kafka-data" / str(port)
-        self.heap = heap
-        self.ready_seconds: float | None = None  #: Seconds from process start to first metadata answer.
+        self.log_path = self.data_dir / "broker.log"  #: The broker's stdout, stderr and log4j output.
+        self.pidfile = self.data_dir / "broker.pid"  #: Written at start, removed at stop.
+        self.ready_seconds: float | None = None  #: Seconds from process start to the first metadata answer.
+        self._properties = self.data_dir / "server.properties"
         self._proc: subprocess.Popen[bytes] | None = None
         self._started_at = 0.0
 
     @property
     def bootstrap(self) -> str:
-        """Bootstrap servers string for clients, e.g. ``"127.0.0.1:9092"``."""
+        """Bootstrap servers for clients, e.g. ``"127.0.0.1:9092"``."""
         return f"127.0.0.1:{self.port}"
 
     @property
-    def log_path(self) -> Path:
-        """The broker's stdout/stderr and log4j output."""
-        return self.data_dir / "broker.log"
-
-    @property
-    def pidfile(self) -> Path:
-        """Pid of the running broker, written at start and removed at stop."""
-        return self.data_dir / "broker.pid"
-
-    @property
-    def _properties(self) -> Path:
-        return self.data_dir / "server.properties"
-
-    @property
     def pid(self) -> int | None:
-        """Pid of the running broker (started here or found via the pidfile), else ``None``."""
+        """Pid of the live broker (started here, or found through the pidfile), else ``None``."""
         if self._proc is not None:
             return self._proc.pid if self._proc.poll() is None else None
         try:
             pid = int(self.pidfile.read_text().split()[0])
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError, IndexError):
             return None
-        try:  # the pid may have been reused: check it is this data dir's broker
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
-            return None
-        except OSError:  # no /proc (macOS): trust the pidfile
-            return pid if _alive(pid) else None
+        # The pid may have been reused since: check that it is this data dir's broker.
         return pid if b"kafka.Kafka" in args and str(self._properties).encode() in args else None
 
     def is_running(self) -> bool:
-        """Whether the broker process is alive (not whether it answers yet)."""
+        """Whether the broker process is alive (not whether it answers yet: see :meth:`wait_ready`)."""
         return self.pid is not None
 
     def rss_bytes(self) -> int | None:
-        """Resident memory of the broker process in bytes (Linux only), else ``None``."""
-        pid = self.pid
-        with contextlib.suppress(OSError, AttributeError, ValueError):
-            status = Path(f"/proc/{pid}/status").read_text()
-            return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) * 1024  # type: ignore[index]
+        """Resident memory of the broker process in bytes, else ``None``."""
+        with contextlib.suppress(OSError, TypeError):
+            status = Path(f"/proc/{self.pid}/status").read_text()
+            return int(re.findall(r"VmRSS:\s+(\d+) kB", status)[0]) * 1024
         return None
-
-    def _write_config(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        (self.data_dir / "data").mkdir(exist_ok=True)
-        p, c = self.port, self.controller_port
-        self._properties.write_text(
-            f"# Written by streams/localkafka.py on each start; edits are overwritten.\n"
-            f"process.roles=broker,controller\nnode.id=1\n"
-            f"controller.quorum.voters=1@127.0.0.1:{c}\n"
-            f"listeners=PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}\n"
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{p}\n"
-            "controller.listener.names=CONTROLLER\ninter.broker.listener.name=PLAINTEXT\n"
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
-            f"log.dirs={self.data_dir / 'data'}\n"
-            "auto.create.topics.enable=false\nnum.partitions=1\ndefault.replication.factor=1\n"
-            "min.insync.replicas=1\ngroup.initial.rebalance.delay.ms=0\n"
-            "offsets.topic.replication.factor=1\noffsets.topic.num.partitions=4\n"
-            "transaction.state.log.replication.factor=1\ntransaction.state.log.min.isr=1\n"
-            "transaction.state.log.num.partitions=4\n"
-            "share.coordinator.state.topic.replication.factor=1\n"
-            "share.coordinator.state.topic.min.isr=1\n"
-            "num.network.threads=2\nnum.io.threads=4\n",  # 2-core machines: fewer idle threads
-            encoding="utf-8",
-        )
-        (self.data_dir / "log4j2.properties").write_text(_resource("log4j2.properties"), "utf-8")
 
     def _java(self, libs: Path, *args: str) -> list[str]:
         log4j = f"-Dlog4j2.configurationFile=file:{self.data_dir / 'log4j2.properties'}"
         return [find_java(), "-Djava.awt.headless=true", log4j, "-cp", f"{libs}/*", *args]
 
-    def _format(self, libs: Path) -> None:
+    def _prepare(self, libs: Path) -> None:
+        """Write the configs and, on first use of the data dir, format the storage with a random cluster id."""
+        (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
+        text = _SERVER_PROPERTIES.format(port=self.port, cport=self.controller_port, data=self.data_dir / "data")
+        self._properties.write_text(text, encoding="utf-8")
+        (self.data_dir / "log4j2.properties").write_text(_resource("log4j2.properties"), encoding="utf-8")
         if (self.data_dir / "data" / "meta.properties").exists():
-            return  # already formatted: keep the cluster id and the data
+            return  # formatted before: keep the cluster id and the data
         cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
-        cmd = self._java(libs, "-Xmx256m", "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                         "-c", str(self._properties), "--ignore-formatted")  # fmt: skip
+        cmd = self._java(
+            libs,
+            "-Xmx256m",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self._properties),
+            "--ignore-formatted",
+        )
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise KafkaRuntimeError(
@@ -314,24 +305,24 @@ class LocalKafka:
             )
 
     def start(self, timeout: float = 90.0, *, wait: bool = True, detach: bool = False) -> LocalKafka:
-        """Fetch jars if needed, write config, format storage once, and start the broker.
+        """Fetch the jars if needed, write the config, format the storage once, and start the broker.
 
         Args:
-            timeout: Seconds to wait for the first metadata answer (if ``wait``).
+            timeout: Seconds to wait for the first metadata answer.
             wait: Return only once the broker answers (:meth:`wait_ready`).
-            detach: Leave the broker running when this Python process exits (the pidfile lets
-                ``stop`` find it later). Otherwise an exit handler stops it.
+            detach: Leave the broker running when this Python process exits (``stop`` finds it through the
+                pidfile). Otherwise an exit handler stops it.
 
         Raises:
-            KafkaRuntimeError: Java/Maven missing, a port in use, or the broker did not come up.
+            KafkaRuntimeError: Java or Maven missing, a port in use, or the broker did not come up.
         """
         if self.is_running():
             raise KafkaRuntimeError(
-                f"A Kafka broker already runs from {self.data_dir} (pid {self.pid}); stop it with "
-                f"`python -m streams.localkafka stop --port {self.port}`"
+                f"A Kafka broker already runs from {self.data_dir} (pid {self.pid}): stop it "
+                f"with `python -m streams.localkafka stop --port {self.port}`"
             )
+        find_java()  # before the jar fetch: a missing Java is the more basic problem
         libs = ensure_jars()
-        find_java()
         for port in (self.port, self.controller_port):
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -339,19 +330,24 @@ class LocalKafka:
                         f"Port {port} on 127.0.0.1 is already in use: stop what holds it or "
                         "choose others with --port/--controller-port"
                     )
-        self._write_config()
-        self._format(libs)
+        self._prepare(libs)
         if self.log_path.exists() and self.log_path.stat().st_size > _LOG_ROTATE_BYTES:
             self.log_path.replace(self.log_path.with_suffix(".log.1"))
-        cmd = self._java(libs, "-Xms256m", f"-Xmx{self.heap}", "-XX:+ExitOnOutOfMemoryError",
-                         "kafka.Kafka", str(self._properties))  # fmt: skip
+        cmd = self._java(
+            libs, "-Xms256m", f"-Xmx{self.heap}", "-XX:+ExitOnOutOfMemoryError", "kafka.Kafka", str(self._properties)
+        )
         with self.log_path.open("ab") as log:
-            log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {cmd}\n".encode())
+            log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} vigil starts: {' '.join(cmd)}\n".encode())
             log.flush()
-            # Own session: a Ctrl-C in the terminal reaches Python, which then stops the broker.
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, cwd=self.data_dir,
-                                          start_new_session=True)  # fmt: skip
+            # Own session: a Ctrl-C in the terminal reaches Python only, which then stops the broker cleanly.
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+                start_new_session=True,
+            )
         self._started_at = time.monotonic()
         self.pidfile.write_text(f"{self._proc.pid}\n")
         if not detach:
@@ -375,28 +371,27 @@ class LocalKafka:
             Seconds from process start to the first answer (also kept in :attr:`ready_seconds`).
 
         Raises:
-            KafkaRuntimeError: The broker exited or did not answer within ``timeout`` seconds;
-                the message ends with the last lines of the broker log.
+            KafkaRuntimeError: The broker exited, or did not answer within ``timeout`` seconds; the message ends
+                with the last lines of the broker log.
         """
         deadline = time.monotonic() + timeout
         while True:
             if not self.is_running():
                 code = "" if self._proc is None else f" with code {self._proc.returncode}"
-                raise KafkaRuntimeError(
-                    f"The Kafka broker exited{code} while starting; last lines of "
-                    f"{self.log_path}:\n{_tail(self.log_path)}"
-                )
+                raise self._failure(f"The Kafka broker exited{code} while starting")
             reason = probe(self.bootstrap, timeout=max(1.0, min(5.0, deadline - time.monotonic())))
             if reason is None:
                 self.ready_seconds = time.monotonic() - self._started_at
                 return self.ready_seconds
             if time.monotonic() >= deadline:
-                raise KafkaRuntimeError(
-                    f"The Kafka broker at {self.bootstrap} did not answer a metadata request "
-                    f"within {timeout:.0f} s ({reason}); last lines of {self.log_path}:\n"
-                    f"{_tail(self.log_path)}"
+                raise self._failure(
+                    f"The Kafka broker at {self.bootstrap} did not answer a metadata request within {timeout:.0f} s "
+                    f"({reason})"
                 )
             time.sleep(0.2)
+
+    def _failure(self, what: str) -> KafkaRuntimeError:
+        return KafkaRuntimeError(f"{what}; last lines of {self.log_path}:\n{_tail(self.log_path)}")
 
     def _signal_and_wait(self, sig: signal.Signals, timeout: float) -> bool:
         pid = self.pid
@@ -405,20 +400,20 @@ class LocalKafka:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)  # the broker leads its own process group (start_new_session)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                return True
+        while _alive(pid):
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.05)
-        return False
+        return True
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the broker gracefully (SIGTERM), or with SIGKILL after ``timeout`` seconds."""
+        """Stop the broker cleanly (SIGTERM), or with SIGKILL after ``timeout`` seconds. No-op if not running."""
         if not self._signal_and_wait(signal.SIGTERM, timeout):
             self._signal_and_wait(signal.SIGKILL, 10)
         self._forget()
 
     def kill(self) -> None:
-        """Kill the broker at once (SIGKILL), as a crash would; data stays for :meth:`restart`."""
+        """Kill the broker at once (SIGKILL), as a crash would; the data stays for :meth:`restart`."""
         self._signal_and_wait(signal.SIGKILL, 10)
         self._forget()
 
@@ -438,39 +433,44 @@ class LocalKafka:
     def __enter__(self) -> LocalKafka:
         return self if self.is_running() else self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
+def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m streams.localkafka {fetch,start,stop,status} [options]``."""
-    parser = argparse.ArgumentParser(prog="python -m streams.localkafka",
-                                     description=f"Run a local Apache Kafka {KAFKA_VERSION} broker.")  # fmt: skip
+    """Command line: ``python -m streams.localkafka {fetch,start,stop,status} [options]``; returns the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.localkafka", description=f"Local Apache Kafka {KAFKA_VERSION}"
+    )
     parser.add_argument("command", choices=["fetch", "start", "stop", "status"])
     parser.add_argument("--port", type=int, default=9092, help="client port (default 9092)")
-    parser.add_argument("--controller-port", type=int, help="KRaft controller port (default port+1)")
-    parser.add_argument("--data-dir", type=Path, help="default $VIGIL_CACHE_DIR/kafka-data/<port>")
-    parser.add_argument("--heap", default="1g", help="JVM max heap (default 1g)")
-    parser.add_argument("--detach", action="store_true", help="start: return once ready")
+    parser.add_argument("--controller-port", type=int, help="KRaft controller port (default: port + 1)")
+    parser.add_argument("--data-dir", type=Path, help="default: $VIGIL_CACHE_DIR/kafka-data/<port>")
+    parser.add_argument("--heap", default="1g", help="JVM maximum heap (default 1g)")
+    parser.add_argument("--detach", action="store_true", help="start: return once the broker answers")
     args = parser.parse_args(argv)
-    cport = args.controller_port or args.port + 1
-    kafka = LocalKafka(args.port, cport, args.data_dir, args.heap)
+    kafka = LocalKafka(args.port, args.controller_port or args.port + 1, args.data_dir, args.heap)
     try:
         if args.command == "fetch":
             print(f"Kafka {KAFKA_VERSION} jars in {ensure_jars()}")
         elif args.command == "start":
-            signal.signal(signal.SIGTERM, _raise_interrupt)
+            for sig in (signal.SIGTERM, signal.SIGHUP):  # stop the broker too, as for Ctrl-C
+                signal.signal(sig, _interrupt)
             kafka.start(detach=args.detach)
-            print(f"Kafka {KAFKA_VERSION} ready at {kafka.bootstrap} in {kafka.ready_seconds:.1f} s "
-                  f"(pid {kafka.pid}, log {kafka.log_path})", flush=True)  # fmt: skip
+            print(
+                f"Kafka {KAFKA_VERSION} ready at {kafka.bootstrap} after {kafka.ready_seconds:.1f} s "
+                f"(pid {kafka.pid}, log {kafka.log_path})",
+                flush=True,
+            )
             if args.detach:
                 return 0
-            print("Press Ctrl-C to stop.", flush=True)
+            print("Ctrl-C stops it.", flush=True)
             try:
                 code = kafka._proc.wait() if kafka._proc else 0
             except KeyboardInterrupt:
@@ -478,23 +478,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("Kafka stopped.")
                 return 0
             kafka._forget()
-            raise KafkaRuntimeError(f"The Kafka broker exited with code {code}; last lines of "
-                                    f"{kafka.log_path}:\n{_tail(kafka.log_path)}")  # fmt: skip
+            raise kafka._failure(f"The Kafka broker exited with code {code}")
         elif args.command == "stop":
             pid = kafka.pid
             kafka.stop()
-            print(f"Kafka at {kafka.bootstrap} stopped (pid {pid})." if pid
-                  else f"No Kafka broker runs from {kafka.data_dir}.")  # fmt: skip
+            print(
+                f"Kafka at {kafka.bootstrap} stopped (pid {pid})." if pid else f"No broker runs from {kafka.data_dir}."
+            )
+        elif not kafka.is_running():
+            print(f"not running ({kafka.bootstrap}, data {kafka.data_dir})")
+            return 3
         else:
-            if not kafka.is_running():
-                print(f"not running (would be {kafka.bootstrap}, data {kafka.data_dir})")
-                return 3
             reason = probe(kafka.bootstrap, timeout=3.0)
-            print(f"running at {kafka.bootstrap} (pid {kafka.pid}); metadata: {reason or 'ok'}")
+            print(f"running at {kafka.bootstrap} (pid {kafka.pid}); metadata request: {reason or 'answered'}")
     except KafkaRuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         return 130
     return 0
 

@@ -16,20 +16,21 @@ import importlib.resources
 import json
 from collections.abc import Callable
 
+from spacy.attrs import IS_SPACE, LOWER
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from processors.extensions import DRUG_SPANS, register_extensions
+from processors.extensions import register_extensions
 
 __all__ = ["DrugStatus", "STATUSES"]
 
 STATUSES = ("current", "past", "negated", "hypothetical")
-Cue = tuple[tuple[str, ...], str]
+Cue = tuple[tuple[int, ...], str]
 
 
-def _index(phrases: dict[str, list[str]], split: Callable[[str], tuple[str, ...]]) -> dict[str, list[Cue]]:
+def _index(phrases: dict[str, list[str]], split: Callable[[str], tuple[int, ...]]) -> dict[int, list[Cue]]:
     """Cue phrases keyed by their last token, longest first."""
-    index: dict[str, list[Cue]] = {}
+    index: dict[int, list[Cue]] = {}
     for status, items in phrases.items():
         for phrase in items:
             words = split(phrase)
@@ -40,7 +41,7 @@ def _index(phrases: dict[str, list[str]], split: Callable[[str], tuple[str, ...]
 
 
 class DrugStatus:
-    """Set ``span._.drug_status`` on every drug mention.
+    """Set the status of every mention in ``doc._.drug_mentions``.
 
     Args:
         nlp: The pipeline; its tokenizer splits cue phrases the way it splits posts.
@@ -64,31 +65,50 @@ class DrugStatus:
             infix_finditer=nlp.tokenizer.infix_finditer,
         )
 
-        def split(phrase: str) -> tuple[str, ...]:
-            return tuple(t.lower_ for t in tokenizer(phrase))
+        # Everything is compared as lower-case string hashes, the form ``doc.to_array(LOWER)``
+        # returns: no Token objects and no strings are made per post.
+        strings = nlp.vocab.strings
+
+        def split(phrase: str) -> tuple[int, ...]:
+            return tuple(strings.add(t.lower_) for t in tokenizer(phrase))
+
+        def words(items: list[str]) -> frozenset[int]:
+            return frozenset(strings.add(w) for w in items)
 
         self.before = _index(data["before"], split)
         self.after = _index(data["after"], split)
         self.conditionals = frozenset(split(c) for c in data["conditionals"])
-        self.negations = frozenset(data["negation_triggers"])
+        self.negations = words(data["negation_triggers"])
         self.pseudo_negations = frozenset(split(p) for p in data["pseudo_negations"])
-        self.breaks = frozenset(data["clause_breaks"])
-        self.negation_breaks = frozenset(data["negation_scope_breaks"])
+        self.newline = strings.add("\n")
+        self.breaks = words(data["clause_breaks"]) | {self.newline}
+        self.negation_breaks = words(data["negation_scope_breaks"])
+        self._question = strings.add("?")
+        self._from = strings.add("from")
+        self._to = words(["to", "onto"])
+        self._someone = words(["anyone", "anybody"])
+        self._else = strings.add("else")
 
     def __call__(self, doc: Doc) -> Doc:
-        spans = doc.spans[DRUG_SPANS] if DRUG_SPANS in doc.spans else None
-        if not spans:
+        mentions = doc._.drug_mentions
+        if not mentions:
             return doc
-        words = [t.lower_ if not t.is_space else "\n" for t in doc]
+        # Only the stretch of text around the mentions is looked at.
+        reach = 3 * self.window
+        first = max(0, min(m.start for m in mentions) - reach)
+        last = min(len(doc), max(m.end for m in mentions) + reach)
+        newline = self.newline
+        rows = doc.to_array([LOWER, IS_SPACE])[first:last].tolist()
+        words = [newline if space else lower for lower, space in rows]
         cache: dict[tuple[int, int], str] = {}
-        for span in spans:
-            key = (span.start, span.end)
+        for mention in mentions:
+            key = (mention.start, mention.end)
             if key not in cache:
-                cache[key] = self.status(words, span.start, span.end)
-            span._.drug_status = cache[key]
+                cache[key] = self.status(words, mention.start - first, mention.end - first)
+            mention.status = cache[key]
         return doc
 
-    def status(self, words: list[str], start: int, end: int) -> str:
+    def status(self, words: list[int], start: int, end: int) -> str:
         """Status of the mention covering ``words[start:end]``."""
         lo = start
         while lo > 0 and words[lo - 1] not in self.breaks:
@@ -96,7 +116,7 @@ class DrugStatus:
         hi = end
         while hi < len(words) and words[hi] not in self.breaks:
             hi += 1
-        question = hi < len(words) and words[hi] == "?"
+        question = hi < len(words) and words[hi] == self._question
         before = self._scan_before(words, lo, start)
         after = self._scan_after(words, end, hi)
         negation = self._negation_before(words, lo, start)
@@ -124,9 +144,9 @@ class DrugStatus:
             return "hypothetical"
         return "current"
 
-    def _scan_before(self, words: list[str], lo: int, start: int) -> str | None:
+    def _scan_before(self, words: list[int], lo: int, start: int) -> str | None:
         for i in range(start - 1, max(lo, start - self.window) - 1, -1):
-            if words[i] in ("to", "onto") and "from" in words[lo:i]:
+            if words[i] in self._to and self._from in words[lo:i]:
                 return "current_strong"  # "switched from Humira to Stelara": Stelara is current
             for phrase, status in self.before.get(words[i], ()):
                 n = len(phrase)
@@ -134,7 +154,7 @@ class DrugStatus:
                     return status
         return None
 
-    def _scan_after(self, words: list[str], end: int, hi: int) -> str | None:
+    def _scan_after(self, words: list[int], end: int, hi: int) -> str | None:
         for i in range(end, min(hi, end + self.window)):
             for phrase, status in self.after.get(words[i], ()):
                 n = len(phrase)
@@ -142,7 +162,7 @@ class DrugStatus:
                     return status
         return None
 
-    def _negation_before(self, words: list[str], lo: int, start: int) -> int | None:
+    def _negation_before(self, words: list[int], lo: int, start: int) -> int | None:
         """Position of a negation scoping over the mention, if any."""
         for i in range(start - 1, max(lo, start - self.negation_window) - 1, -1):
             if words[i] in self.negation_breaks:
@@ -151,12 +171,12 @@ class DrugStatus:
                 return i
         return None
 
-    def _pseudo(self, words: list[str], i: int) -> bool:
+    def _pseudo(self, words: list[int], i: int) -> bool:
         return any(tuple(words[i : i + len(p)]) == p or tuple(words[i - len(p) + 1 : i + 1]) == p for p in self.pseudo_negations)
 
-    def _conditional_before(self, words: list[str], lo: int, start: int) -> bool:
+    def _conditional_before(self, words: list[int], lo: int, start: int) -> bool:
         for i in range(lo, start):
-            if words[i] in ("anyone", "anybody") and i + 1 < len(words) and words[i + 1] == "else":
+            if words[i] in self._someone and i + 1 < len(words) and words[i + 1] == self._else:
                 continue
             for n in (1, 2, 3):
                 if tuple(words[i : i + n]) in self.conditionals:
@@ -166,8 +186,8 @@ class DrugStatus:
 
 @Language.factory(
     "vigil_drug_status",
-    assigns=["span._.drug_status"],
-    requires=["doc.spans"],
+    assigns=["doc._.drug_mentions"],
+    requires=["doc._.drug_mentions"],
     default_config={"window": 10, "negation_window": 5},
 )
 def make_drug_status(nlp: Language, name: str, window: int, negation_window: int) -> DrugStatus:
