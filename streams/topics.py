@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -74,7 +75,13 @@ def create_topics(settings: Settings, partitions: int | None = None) -> list[tup
                 created.add(spec.name)
             except TopicAlreadyExistsError:
                 pass
-        described = {d["name"]: len(d["partitions"]) for d in admin.describe_topics([s.name for s in TOPICS])}
+        described: dict[str, int] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # new topics take a moment to show their partitions
+            described = {d["name"]: len(d["partitions"] or ()) for d in admin.describe_topics([s.name for s in TOPICS])}
+            if all(described.get(spec.name) for spec in TOPICS):
+                break
+            time.sleep(0.2)
         return [(spec.name, described.get(spec.name, 0), spec.name in created) for spec in TOPICS]
     except KafkaError as exc:
         raise KafkaRuntimeError(f"creating topics on {settings.kafka_bootstrap} failed: {exc}") from exc
