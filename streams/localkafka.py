@@ -385,7 +385,7 @@ class LocalKafka:
                 return self.ready_seconds
             if time.monotonic() >= deadline:
                 raise self._failure(
-                    f"The Kafka broker at {self.bootstrap} did not answer a metadata request within {timeout:.0f} s "
+                    f"The Kafka broker at {self.bootstrap} did not answer a metadata request within {timeout:g} s "
                     f"({reason})"
                 )
             time.sleep(0.2)
