@@ -28,8 +28,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def corpus(n: int, words: int, seed: int = 7) -> list[bytes]:
     """``n`` post JSON lines of about ``words`` words each."""
-    texts = [json.loads(line)["text"] for line in (ROOT / "bench" / "devset" / "drugs.jsonl").read_text().splitlines() if line.strip()]
-    texts += [json.loads(line)["text"] for line in (ROOT / "streams" / "data" / "sample_posts.jsonl").read_text().splitlines() if line.strip()]
+    texts = [
+        json.loads(line)["text"]
+        for line in (ROOT / "bench" / "devset" / "drugs.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    texts += [
+        json.loads(line)["text"]
+        for line in (ROOT / "streams" / "data" / "sample_posts.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     rng = random.Random(seed)
     posts = []
     for i in range(n):
@@ -43,7 +51,12 @@ def corpus(n: int, words: int, seed: int = 7) -> list[bytes]:
             "platform": rng.choice(["reddit", "x", "facebook", "forum"]),
             "community": "r/diabetes",
             "thread_id": f"t-{i // 8}",
-            "author": {"id": f"u-{rng.randrange(5000)}", "handle": "@someone", "followers": rng.randrange(20000), "verified": False},
+            "author": {
+                "id": f"u-{rng.randrange(5000)}",
+                "handle": "@someone",
+                "followers": rng.randrange(20000),
+                "verified": False,
+            },
             "engagement": {"views": 120, "likes": 8, "replies": 2, "shares": 0},
         }
         posts.append(orjson.dumps(post))
@@ -94,8 +107,12 @@ def main() -> None:
         enrich_best = min(enrich_best, run_enrich())
     tok_rate = len(texts) / tok_best
     enrich_rate = len(lines) / enrich_best
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, spaCy {spacy.__version__}")
-    print(f"posts: {len(lines)}, mean words/post: {mean_words:.1f}, pipeline load: {load_s:.1f} s, best of {args.rounds}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, spaCy {spacy.__version__}"
+    )
+    print(
+        f"posts: {len(lines)}, mean words/post: {mean_words:.1f}, pipeline load: {load_s:.1f} s, best of {args.rounds}"
+    )
     print(f"{'row':<40}{'posts/s':>12}")
     print(f"{'bare spaCy tokenizer (blank en)':<40}{tok_rate:>12,.0f}")
     print(f"{'vigil enrich (decode+pipeline+encode)':<40}{enrich_rate:>12,.0f}")

@@ -102,7 +102,8 @@ def evaluate(rows: list[tuple[dict, list[Gold]]], show_errors: bool = False) -> 
         "recall": recall,
         "f1": f1,
         "false_positives": fp,
-        "status_accuracy": sum(v for (g, p), v in status_confusion.items() if g == p) / max(1, sum(status_confusion.values())),
+        "status_accuracy": sum(v for (g, p), v in status_confusion.items() if g == p)
+        / max(1, sum(status_confusion.values())),
     }
     for status in ("current", "past", "negated", "hypothetical"):
         s_tp = status_confusion[(status, status)]
@@ -117,7 +118,9 @@ def evaluate(rows: list[tuple[dict, list[Gold]]], show_errors: bool = False) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devset", type=Path, default=HERE / "devset" / "drugs.jsonl")
-    parser.add_argument("--errors", action="store_true", help="list misses, false positives and status errors on stderr")
+    parser.add_argument(
+        "--errors", action="store_true", help="list misses, false positives and status errors on stderr"
+    )
     args = parser.parse_args()
     results = evaluate(load_devset(args.devset), args.errors)
     goals = {"exact_recall": 0.95, "misspelling_recall": 0.80, "precision": 0.95}

@@ -43,13 +43,67 @@ _CODE_LIKE = re.compile(r"(^[a-z]{1,5}[- ]?\d)|(^\d)|(\d{2,})")
 _PAREN = re.compile(r"\s*\([^)]*\)")
 # Salt and ester words dropped from generics: patients and pharmacovigilance talk of the moiety.
 _SALTS = frozenset(
-    "hydrochloride hcl dihydrochloride sodium potassium calcium magnesium fumarate maleate sulfate sulphate "
-    "succinate tartrate bitartrate besylate mesylate citrate acetate bromide hydrobromide phosphate "
-    "dihydrate monohydrate trihydrate hyclate propionate dipropionate valerate hemifumarate".split()
+    [
+        "hydrochloride",
+        "hcl",
+        "dihydrochloride",
+        "sodium",
+        "potassium",
+        "calcium",
+        "magnesium",
+        "fumarate",
+        "maleate",
+        "sulfate",
+        "sulphate",
+        "succinate",
+        "tartrate",
+        "bitartrate",
+        "besylate",
+        "mesylate",
+        "citrate",
+        "acetate",
+        "bromide",
+        "hydrobromide",
+        "phosphate",
+        "dihydrate",
+        "monohydrate",
+        "trihydrate",
+        "hyclate",
+        "propionate",
+        "dipropionate",
+        "valerate",
+        "hemifumarate",
+        "carbonate",
+    ]
     # and dosage-form words: "sumatriptan nasal" is sumatriptan
-    + "nasal oral topical injection injectable ophthalmic spray tablet tablets capsule capsules solution "
-    "suspension cream ointment gel patch er xr sr ir dr extended-release delayed-release".split()
+    + [
+        "nasal",
+        "oral",
+        "topical",
+        "injection",
+        "injectable",
+        "ophthalmic",
+        "spray",
+        "tablet",
+        "tablets",
+        "capsule",
+        "capsules",
+        "solution",
+        "suspension",
+        "cream",
+        "ointment",
+        "gel",
+        "patch",
+        "er",
+        "xr",
+        "sr",
+        "ir",
+        "dr",
+        "extended-release",
+        "delayed-release",
+    ]
 )
+_KEEP_WHOLE = frozenset({"ferrous", "ferric", "cupric", "stannous"})
 # Generics that are really drug classes or product types ("penicillins", "eye drops").
 _CLASS = re.compile(
     r"(inhibitors|antagonists|agonists|agents|solutions|vaccines?|supplements?|contraceptives|blockers|drugs|"
@@ -106,7 +160,13 @@ class DrugLexicon:
         with tmp.open("wb") as out:
             out.write(orjson.dumps({"version": self.version}) + b"\n")
             for e in self.entries.values():
-                row = {"name": e.name, "generics": e.generics, "tokens": e.tokens, "ambiguous": e.ambiguous, "common": e.common}
+                row = {
+                    "name": e.name,
+                    "generics": e.generics,
+                    "tokens": e.tokens,
+                    "ambiguous": e.ambiguous,
+                    "common": e.common,
+                }
                 out.write(orjson.dumps(row) + b"\n")
         tmp.replace(path)
 
@@ -128,7 +188,13 @@ def curation_fingerprint() -> str:
     """A short hash of the curation files and the source package version."""
     digest = hashlib.sha256(f"format-3/{_source_version()}".encode())
     digest.update(f"{COMMON_WORD_ZIPF}/{DROP_WORD_ZIPF}".encode())
-    for name in ("drug_denylist.txt", "drug_ambiguous.txt", "drug_extra.tsv", "generic_overrides.tsv", "common_drugs.txt"):
+    for name in (
+        "drug_denylist.txt",
+        "drug_ambiguous.txt",
+        "drug_extra.tsv",
+        "generic_overrides.tsv",
+        "common_drugs.txt",
+    ):
         digest.update((_DATA / name).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -201,7 +267,8 @@ def build_lexicon() -> DrugLexicon:
 def normalise_generic(name: str) -> str:
     """A generic without salt words: "dexmethylphenidate hydrochloride" -> "dexmethylphenidate"."""
     words = name.lower().split()
-    while len(words) > 1 and words[-1] in _SALTS:
+    # "ferrous sulfate" stays whole: what is left would be an adjective, not a drug.
+    while len(words) > 1 and words[-1] in _SALTS and not (len(words) == 2 and words[0] in _KEEP_WHOLE):
         words.pop()
     return " ".join(words)
 
@@ -222,7 +289,7 @@ def _source_variants() -> Iterator[tuple[str, str]]:
     path = Path(source.__file__).parent / "drug_ner_dictionary.pkl.bz2"
     try:
         with bz2.open(path, "rb") as f:
-            data = pickle.load(f)  # noqa: S301 - the file ships inside a pinned PyPI package
+            data = pickle.load(f)
     except (OSError, pickle.UnpicklingError) as exc:
         raise LexiconError(f"cannot read the drug vocabulary at {path}: {exc}") from exc
     for variant, canonicals in data["drug_variant_to_canonical"].items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import gc
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,13 @@ def drug_mentions(doc: Doc, text: str | None = None) -> list[dict[str, Any]]:
     """
     text = doc.text if text is None else text
     return [
-        {"text": text[m.start_char : m.end_char], "generic": m.generic, "start": m.start_char, "end": m.end_char, "status": m.status}
+        {
+            "text": text[m.start_char : m.end_char],
+            "generic": m.generic,
+            "start": m.start_char,
+            "end": m.end_char,
+            "status": m.status,
+        }
         for m in doc._.drug_mentions or ()
     ]
 
@@ -87,7 +93,7 @@ class Enricher:
             posts: Validated posts (see :mod:`processors.contract`).
             now: The enrichment timestamp; the current UTC time when omitted.
         """
-        stamp = _rfc3339(now or datetime.now(timezone.utc))
+        stamp = _rfc3339(now or datetime.now(UTC))
         pairs = ((post["text"], post) for post in posts)
         for doc, post in self.nlp.pipe(pairs, as_tuples=True, batch_size=self.batch_size):
             yield self._output(post, doc, stamp)
@@ -113,7 +119,7 @@ class Enricher:
             The enriched post, or the :class:`InvalidPost` explaining why it was rejected. A post
             that crashes the pipeline is rejected with code ``enrichment_error``, never dropped.
         """
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         results: list[dict[str, Any] | InvalidPost] = []
         valid: list[int] = []
         posts: list[dict[str, Any]] = []
@@ -130,7 +136,7 @@ class Enricher:
             posts.append(post)
         try:
             enriched = list(self.enrich(posts, now=now))
-        except Exception:  # noqa: BLE001 - isolate the post that breaks the pipeline
+        except Exception:
             enriched = [self._enrich_one(post, now) for post in posts]
         for i, out in zip(valid, enriched, strict=True):
             results[i] = out
@@ -139,8 +145,10 @@ class Enricher:
     def _enrich_one(self, post: dict[str, Any], now: datetime) -> dict[str, Any] | InvalidPost:
         try:
             return next(self.enrich([post], now=now))
-        except Exception as exc:  # noqa: BLE001
-            return InvalidPost("text", f"the enrichment pipeline failed on this post ({type(exc).__name__})", "enrichment_error")
+        except Exception as exc:
+            return InvalidPost(
+                "text", f"the enrichment pipeline failed on this post ({type(exc).__name__})", "enrichment_error"
+            )
 
     def _output(self, post: dict[str, Any], doc: Doc, stamp: str) -> dict[str, Any]:
         out = dict(post)
@@ -158,4 +166,4 @@ class Enricher:
 
 
 def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -80,7 +80,9 @@ class EnrichHandler:
         self.metrics.last_processed.set(now)
 
 
-def build_worker(settings: Settings, *, registry: CollectorRegistry | None = None, enricher: Enricher | None = None) -> VigilApp:
+def build_worker(
+    settings: Settings, *, registry: CollectorRegistry | None = None, enricher: Enricher | None = None
+) -> VigilApp:
     """The worker app: topics, the enrich agent and ``/metrics``.
 
     Args:
@@ -109,5 +111,5 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
 
 
 def _rfc3339(timestamp: float | None) -> str:
-    moment = datetime.fromtimestamp(timestamp, timezone.utc) if timestamp else datetime.now(timezone.utc)
+    moment = datetime.fromtimestamp(timestamp, UTC) if timestamp else datetime.now(UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

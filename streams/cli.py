@@ -7,6 +7,7 @@ and exit non-zero, never a stack trace.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeVar
@@ -48,12 +49,13 @@ def main() -> None:
     """Vigil: a streaming monitor for patient communities on social media."""
 
 
-def _open_in(path: str) -> IO[bytes]:
-    return sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+def _open_in(path: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+    # stdin/stdout are not ours to close.
+    return contextlib.nullcontext(sys.stdin.buffer) if path == "-" else open(path, "rb")
 
 
-def _open_out(path: str) -> IO[bytes]:
-    return sys.stdout.buffer if path == "-" else open(path, "wb")  # noqa: SIM115
+def _open_out(path: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+    return contextlib.nullcontext(sys.stdout.buffer) if path == "-" else open(path, "wb")
 
 
 def _numbered_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -77,13 +79,18 @@ def _chunks(lines: Iterator[tuple[int, bytes]], size: int) -> Iterator[list[tupl
 @main.command()
 @click.option("--input", "input_path", required=True, help="JSONL posts, '-' for stdin.")
 @click.option("--output", "output_path", required=True, help="JSONL enriched posts, '-' for stdout.")
-@click.option("--rejects", "rejects_path", default=None, help="JSONL of invalid lines: line number, reason, original line.")
+@click.option(
+    "--rejects", "rejects_path", default=None, help="JSONL of invalid lines: line number, reason, original line."
+)
 @_friendly
 def enrich(input_path: str, output_path: str, rejects_path: str | None) -> None:
     """Enrich a JSONL file of posts without Kafka; output order = input order."""
     settings = _settings()
     if settings.uses_demo_key and not settings.demo:
-        click.echo("vigil: warning: VIGIL_PSEUDONYM_KEY is not set; author ids are pseudonymised with the published demo key", err=True)
+        click.echo(
+            "vigil: warning: VIGIL_PSEUDONYM_KEY is not set; author ids are pseudonymised with the published demo key",
+            err=True,
+        )
     enricher = Enricher(
         build_nlp(cache_dir=settings.cache_dir / "lexicon"),
         Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()),
@@ -109,7 +116,11 @@ def enrich(input_path: str, output_path: str, rejects_path: str | None) -> None:
     finally:
         if rejects is not None:
             rejects.close()
-    click.echo(f"enriched {ok} posts, rejected {rejected} invalid line(s)" + (f" (see {rejects_path})" if rejected and rejects_path else ""), err=True)
+    click.echo(
+        f"enriched {ok} posts, rejected {rejected} invalid line(s)"
+        + (f" (see {rejects_path})" if rejected and rejects_path else ""),
+        err=True,
+    )
 
 
 @main.command()
@@ -144,7 +155,12 @@ def topics() -> None:
 
 
 @topics.command("create")
-@click.option("--partitions", type=click.IntRange(1, 1000), default=None, help="Partitions for new topics (default VIGIL_PARTITIONS).")
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Partitions for new topics (default VIGIL_PARTITIONS).",
+)
 @_friendly
 def topics_create(partitions: int | None) -> None:
     """Create Vigil's topics explicitly (idempotent) and print what exists."""

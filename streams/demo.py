@@ -32,7 +32,11 @@ from streams.topics import DLQ, ENRICHED, POSTS, create_topics
 __all__ = ["DemoSummary", "run_demo", "sample_posts"]
 
 #: Malformed messages mixed into the demo stream so the dead-letter path is visible.
-_MALFORMED = (b'{"id": "demo-bad-1", "text": ', b'{"text": "a post without an id"}', b'{"id": "demo-bad-3", "text": 42}')
+_MALFORMED = (
+    b'{"id": "demo-bad-1", "text": ',
+    b'{"text": "a post without an id"}',
+    b'{"id": "demo-bad-3", "text": 42}',
+)
 
 
 def sample_posts() -> list[bytes]:
@@ -99,7 +103,11 @@ def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     env = {**os.environ, "VIGIL_DEMO": "1", "VIGIL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
     log = open(settings.cache_dir / "demo-worker.log", "wb")  # noqa: SIM115 - handed to the child
     return subprocess.Popen(
-        [sys.executable, "-m", "streams", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, "-m", "streams", "worker"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -108,11 +116,12 @@ def _wait_for_worker(settings: Settings, proc: subprocess.Popen[bytes], timeout:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise KafkaRuntimeError(f"the worker exited with code {proc.returncode}; see {settings.cache_dir / 'demo-worker.log'}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback URL from settings
-                if response.status == 200:
-                    return
+            raise KafkaRuntimeError(
+                f"the worker exited with code {proc.returncode}; see {settings.cache_dir / 'demo-worker.log'}"
+            )
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                return
         time.sleep(0.5)
     raise KafkaRuntimeError(f"the worker did not answer on {url} within {timeout:.0f} s")
 
@@ -134,7 +143,9 @@ async def _produce(settings: Settings, posts: list[bytes], rate: float, summary:
 
 
 async def _consume(settings: Settings, summary: DemoSummary, done: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(ENRICHED, DLQ, **aiokafka_config(settings), enable_auto_commit=False, auto_offset_reset="latest")
+    consumer = AIOKafkaConsumer(
+        ENRICHED, DLQ, **aiokafka_config(settings), enable_auto_commit=False, auto_offset_reset="latest"
+    )
     await consumer.start()
     try:
         await consumer.seek_to_end()

@@ -27,7 +27,13 @@ from streams.topics import POSTS, TOPIC_MAX_MESSAGE_BYTES
 
 __all__ = ["IngestCounts", "csv_rows", "ingest_file", "message_key"]
 
-_AUTHOR = {"author_id": "id", "author_handle": "handle", "author_followers": "followers", "author_verified": "verified", "author_bio": "bio"}
+_AUTHOR = {
+    "author_id": "id",
+    "author_handle": "handle",
+    "author_followers": "followers",
+    "author_verified": "verified",
+    "author_bio": "bio",
+}
 _ENGAGEMENT = ("views", "likes", "replies", "shares")
 
 
@@ -103,7 +109,9 @@ def _lines(path: str, fmt: str, counts: IngestCounts) -> Iterator[bytes]:
                 counts.blank += 1
 
 
-async def _send_all(settings: Settings, lines: Iterator[bytes], topic: str, rate: float, progress: bool, counts: IngestCounts) -> None:
+async def _send_all(
+    settings: Settings, lines: Iterator[bytes], topic: str, rate: float, progress: bool, counts: IngestCounts
+) -> None:
     from tqdm import tqdm
 
     producer = AIOKafkaProducer(
@@ -118,7 +126,9 @@ async def _send_all(settings: Settings, lines: Iterator[bytes], topic: str, rate
         await producer.start()
     except KafkaError as exc:
         await producer.stop()
-        raise KafkaRuntimeError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); is the broker up and VIGIL_KAFKA_BOOTSTRAP right?") from exc
+        raise KafkaRuntimeError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); is the broker up and VIGIL_KAFKA_BOOTSTRAP right?"
+        ) from exc
     bar = tqdm(unit=" posts", disable=not progress, file=sys.stderr, mininterval=0.5)
     started = time.monotonic()
     pending: list[asyncio.Future[Any]] = []
@@ -153,7 +163,15 @@ async def _send_all(settings: Settings, lines: Iterator[bytes], topic: str, rate
         await producer.stop()
 
 
-def ingest_file(settings: Settings, path: str, *, fmt: str = "jsonl", topic: str | None = None, rate: float = 0.0, progress: bool = True) -> IngestCounts:
+def ingest_file(
+    settings: Settings,
+    path: str,
+    *,
+    fmt: str = "jsonl",
+    topic: str | None = None,
+    rate: float = 0.0,
+    progress: bool = True,
+) -> IngestCounts:
     """Send every non-blank line (or CSV row) of ``path`` to ``topic`` (default ``vigil.posts``).
 
     Args:

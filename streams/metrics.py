@@ -40,10 +40,16 @@ class VigilMetrics:
             "vigil_posts_processed_total", "Posts enriched and published.", ["platform"], registry=registry
         )
         self.drug_mentions = Counter(
-            "vigil_drug_mentions_total", "Drug mentions found, by generic and status.", ["drug", "status"], registry=registry
+            "vigil_drug_mentions_total",
+            "Drug mentions found, by generic and status.",
+            ["drug", "status"],
+            registry=registry,
         )
         self.dead_letters = Counter(
-            "vigil_dead_letters_total", "Messages sent to the dead-letter topic, by reason.", ["reason"], registry=registry
+            "vigil_dead_letters_total",
+            "Messages sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=registry,
         )
         self.batch_duration = Histogram(
             "vigil_enrichment_duration_seconds",
@@ -52,7 +58,10 @@ class VigilMetrics:
             registry=registry,
         )
         self.batch_size = Histogram(
-            "vigil_enrichment_batch_posts", "Posts per enrichment batch.", buckets=(1, 10, 50, 100, 250, 500, 1000, 5000), registry=registry
+            "vigil_enrichment_batch_posts",
+            "Posts per enrichment batch.",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 5000),
+            registry=registry,
         )
         self.lag = Histogram(
             "vigil_end_to_end_lag_seconds",

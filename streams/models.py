@@ -5,7 +5,7 @@ Posts themselves stay plain JSON objects (unknown fields must survive), encoded 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import faust
 
@@ -42,7 +42,7 @@ class DeadLetter(faust.Record, serializer="json"):
             source_topic=topic,
             source_partition=partition,
             source_offset=offset,
-            failed_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            failed_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
 
     def to_headers(self) -> list[tuple[str, bytes]]:

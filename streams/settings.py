@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", frozen=True, extra="ignore")
 
     kafka_bootstrap: str = Field(
-        "127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers (the demo's local broker by default)."
+        "127.0.0.1:9092",
+        description="Comma-separated host:port list of Kafka brokers (the demo's local broker by default).",
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="How clients talk to Kafka."
@@ -52,8 +53,12 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = Field(
         SecretStr(DEMO_PSEUDONYM_KEY), description="Secret key (>= 16 bytes) for author-id pseudonyms."
     )
-    alertmanager_url: str = Field("http://127.0.0.1:9093", description="Alertmanager base URL for the per-post crisis notifier.")
-    cache_dir: Path = Field(default_factory=_default_cache, description="Cache for the compiled lexicon, Kafka jars, broker data.")
+    alertmanager_url: str = Field(
+        "http://127.0.0.1:9093", description="Alertmanager base URL for the per-post crisis notifier."
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache, description="Cache for the compiled lexicon, Kafka jars, broker data."
+    )
     data_dir: Path | None = Field(None, description="Worker state (tables); <cache_dir>/worker/<app_id> when unset.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("warning", description="Worker log level.")
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
@@ -70,7 +75,9 @@ class Settings(BaseSettings):
     max_poll_records: int = Field(5000, ge=1, description="Records returned by one consumer poll.")
     producer_linger_ms: int = Field(5, ge=0, le=10_000, description="Producer linger before sending a batch (ms).")
     producer_batch_bytes: int = Field(256 * 1024, ge=1024, description="Producer batch size (bytes).")
-    producer_acks: Literal["0", "1", "all"] = Field("all", description="Producer acks; 'all' loses nothing on broker failover.")
+    producer_acks: Literal["0", "1", "all"] = Field(
+        "all", description="Producer acks; 'all' loses nothing on broker failover."
+    )
     watch_drugs: str = Field(
         "adalimumab,insulin glargine,insulin lispro,insulin aspart,insulin,semaglutide,tirzepatide,liraglutide,"
         "dulaglutide,metformin,ustekinumab,infliximab,vedolizumab,dupilumab,etanercept,upadacitinib,risankizumab,"
@@ -85,8 +92,8 @@ class Settings(BaseSettings):
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:
         hosts = [h.strip() for h in value.split(",") if h.strip()]
-        if not hosts or not all(_HOSTPORT.match(h) for h in hosts):
-            raise ValueError(f"expected comma-separated host:port pairs, got {value!r}")
+        if not hosts or not all(_HOSTPORT.match(h) and 0 < int(h.rsplit(":", 1)[1]) < 65536 for h in hosts):
+            raise ValueError(f"expected comma-separated host:port pairs (port 1-65535), got {value!r}")
         return ",".join(hosts)
 
     @field_validator("alertmanager_url")

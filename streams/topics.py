@@ -38,9 +38,15 @@ _BIG = {"max.message.bytes": str(TOPIC_MAX_MESSAGE_BYTES)}
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(POSTS, "raw social posts (input)", _BIG),
     TopicSpec(ENRICHED, "enriched, pseudonymised posts", _BIG),
-    TopicSpec(DLQ, "malformed messages: original bytes, reason in headers", {**_BIG, "retention.ms": str(30 * 24 * 3600 * 1000)}),
+    TopicSpec(
+        DLQ,
+        "malformed messages: original bytes, reason in headers",
+        {**_BIG, "retention.ms": str(30 * 24 * 3600 * 1000)},
+    ),
     TopicSpec(CRISIS, "posts at crisis level critical, one per post", {"retention.ms": str(30 * 24 * 3600 * 1000)}),
-    TopicSpec(ADVERSE_EVENTS, "suspected adverse events for pharmacovigilance", {"retention.ms": str(90 * 24 * 3600 * 1000)}),
+    TopicSpec(
+        ADVERSE_EVENTS, "suspected adverse events for pharmacovigilance", {"retention.ms": str(90 * 24 * 3600 * 1000)}
+    ),
 )
 
 
@@ -61,7 +67,9 @@ def create_topics(settings: Settings, partitions: int | None = None) -> list[tup
     try:
         admin = KafkaAdminClient(**kafka_python_config(settings), client_id="vigil-admin")
     except KafkaError as exc:
-        raise KafkaRuntimeError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); is VIGIL_KAFKA_BOOTSTRAP right?") from exc
+        raise KafkaRuntimeError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); is VIGIL_KAFKA_BOOTSTRAP right?"
+        ) from exc
     try:
         created: set[str] = set()
         existing = set(admin.list_topics())
@@ -70,7 +78,8 @@ def create_topics(settings: Settings, partitions: int | None = None) -> list[tup
                 continue
             try:
                 admin.create_topics(
-                    [NewTopic(spec.name, count, settings.replication_factor, topic_configs=spec.config)], timeout_ms=30_000
+                    [NewTopic(spec.name, count, settings.replication_factor, topic_configs=spec.config)],
+                    timeout_ms=30_000,
                 )
                 created.add(spec.name)
             except TopicAlreadyExistsError:

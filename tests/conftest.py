@@ -22,28 +22,34 @@ assert len(TEST_KEY) == 32
 
 
 @pytest.fixture(scope="session")
-def lexicon_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the session's compiled lexicon lives.
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``VIGIL_CACHE_DIR`` for the session; the compiled lexicon lives in its ``lexicon/``.
 
-    A fresh session directory by default, so every run builds the lexicon from the current
-    curation files and code; set ``VIGIL_TEST_LEXICON_CACHE`` (e.g. ``~/.cache/vigil/lexicon``)
-    to reuse a cache while iterating.
+    A fresh directory by default, so every run builds the lexicon from the current curation files
+    and code; set ``VIGIL_TEST_CACHE_DIR`` (e.g. ``~/.cache/vigil``) to reuse a cache while
+    iterating. Tests that run ``vigil enrich`` point ``VIGIL_CACHE_DIR`` here to reuse the lexicon.
     """
-    override = os.environ.get("VIGIL_TEST_LEXICON_CACHE")
+    override = os.environ.get("VIGIL_TEST_CACHE_DIR")
     if override:
         return Path(override).expanduser()
-    return tmp_path_factory.mktemp("vigil-cache") / "lexicon"
+    return tmp_path_factory.mktemp("vigil-cache")
 
 
 @pytest.fixture(scope="session")
-def nlp(lexicon_cache_dir: Path) -> Language:
+def nlp(cache_root: Path) -> Language:
     """The real enrichment pipeline, shared by the whole session."""
-    return build_nlp(cache_dir=lexicon_cache_dir)
+    return build_nlp(cache_dir=cache_root / "lexicon")
 
 
 @pytest.fixture(scope="session")
-def pseudonymizer() -> Pseudonymizer:
-    return Pseudonymizer(TEST_KEY)
+def pseudonym_key() -> bytes:
+    """The fixed 32-byte test key behind the ``enricher`` fixture's pseudonyms."""
+    return TEST_KEY
+
+
+@pytest.fixture(scope="session")
+def pseudonymizer(pseudonym_key: bytes) -> Pseudonymizer:
+    return Pseudonymizer(pseudonym_key)
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ import importlib.resources
 from pathlib import Path
 from typing import Any
 
-from spacy.language import Language
 from spacy.attrs import LOWER
+from spacy.language import Language
 from spacy.tokens import Doc
 
 from processors.extensions import DrugMention, register_extensions
@@ -60,7 +60,9 @@ class DrugFinder:
             default 4.
     """
 
-    def __init__(self, nlp: Language, name: str = "vigil_drugs", *, fuzzy: bool = True, context_window: int = 4) -> None:
+    def __init__(
+        self, nlp: Language, name: str = "vigil_drugs", *, fuzzy: bool = True, context_window: int = 4
+    ) -> None:
         register_extensions()
         self.name = name
         self.fuzzy = fuzzy

@@ -18,11 +18,11 @@ from collections.abc import Callable
 
 from spacy.attrs import IS_SPACE, LOWER
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from processors.extensions import register_extensions
 
-__all__ = ["DrugStatus", "STATUSES"]
+__all__ = ["STATUSES", "DrugStatus"]
 
 STATUSES = ("current", "past", "negated", "hypothetical")
 Cue = tuple[tuple[int, ...], str]
@@ -51,12 +51,16 @@ class DrugStatus:
             "never", "no") negates it, NegEx style; default 5.
     """
 
-    def __init__(self, nlp: Language, name: str = "vigil_drug_status", *, window: int = 10, negation_window: int = 5) -> None:
+    def __init__(
+        self, nlp: Language, name: str = "vigil_drug_status", *, window: int = 10, negation_window: int = 5
+    ) -> None:
         register_extensions()
         self.name = name
         self.window = window
         self.negation_window = negation_window
-        data = json.loads((importlib.resources.files("processors") / "data" / "drug_status_cues.json").read_text("utf-8"))
+        data = json.loads(
+            (importlib.resources.files("processors") / "data" / "drug_status_cues.json").read_text("utf-8")
+        )
         tokenizer = nlp.tokenizer.__class__(
             nlp.vocab,
             rules=nlp.tokenizer.rules,
@@ -124,9 +128,11 @@ class DrugStatus:
             return "past"
         if after == "negated" or before == "negated":
             return "negated"
-        if negation is not None and (before not in ("past", "current_strong") or start - negation <= 3):
+        if before == "past":
+            return "past"
+        if negation is not None and (before != "current_strong" or start - negation <= 3):
             return "negated"
-        if before == "past" or (after == "past" and before not in ("hypothetical", "current_strong")):
+        if after == "past" and before not in ("hypothetical", "current_strong", "current"):
             return "past"
         if before == "past_weak":
             if after == "current":
@@ -172,7 +178,10 @@ class DrugStatus:
         return None
 
     def _pseudo(self, words: list[int], i: int) -> bool:
-        return any(tuple(words[i : i + len(p)]) == p or tuple(words[i - len(p) + 1 : i + 1]) == p for p in self.pseudo_negations)
+        return any(
+            tuple(words[i : i + len(p)]) == p or tuple(words[i - len(p) + 1 : i + 1]) == p
+            for p in self.pseudo_negations
+        )
 
     def _conditional_before(self, words: list[int], lo: int, start: int) -> bool:
         for i in range(lo, start):

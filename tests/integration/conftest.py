@@ -120,7 +120,11 @@ class WorkerProcess:
     def start(self, timeout: float = 120.0) -> WorkerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [sys.executable, "-m", "streams", "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -172,13 +176,21 @@ class WorkerProcess:
 def vigil_topics(kafka: str) -> list[str]:
     """Vigil's own topics, created once on the session broker with `vigil topics create`."""
     env = {**os.environ, "VIGIL_KAFKA_BOOTSTRAP": kafka}
-    done = subprocess.run([sys.executable, "-m", "streams", "topics", "create", "--partitions", "4"], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "streams", "topics", "create", "--partitions", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return [line.split()[0] for line in done.stdout.splitlines()]
 
 
 @pytest.fixture
-def worker_factory(kafka: str, vigil_topics: list[str], cache_root: Path, tmp_path: Path, group_factory: Callable[..., str]) -> Iterator[Callable[..., WorkerProcess]]:
+def worker_factory(
+    kafka: str, vigil_topics: list[str], cache_root: Path, tmp_path: Path, group_factory: Callable[..., str]
+) -> Iterator[Callable[..., WorkerProcess]]:
     """Start real workers, each with its own consumer group, web port and state; all stopped after the test."""
     started: list[WorkerProcess] = []
 

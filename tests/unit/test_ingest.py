@@ -7,7 +7,7 @@ import io
 import orjson
 import pytest
 
-from processors import decode_post
+from processors import InvalidPost, decode_post
 from streams.ingest import csv_rows, message_key
 
 
@@ -29,6 +29,7 @@ def test_message_key_is_thread_else_id(value: bytes, key: bytes) -> None:
     "value",
     [
         b"not json",
+        b'{"id": "caf\xe9"}',  # not UTF-8
         b"[1, 2]",
         b'"t3_top"',
         b'{"text": "no id"}',
@@ -62,7 +63,10 @@ def test_csv_columns_nest_under_author_and_engagement() -> None:
     ]
 
 
-@pytest.mark.parametrize(("cell", "verified"), [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("false", False), ("0", False), ("no", False)])
+@pytest.mark.parametrize(
+    ("cell", "verified"),
+    [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("false", False), ("0", False), ("no", False)],
+)
 def test_csv_verified_becomes_a_boolean(cell: str, verified: bool) -> None:
     assert rows(f"id,text,author_verified\np1,hi,{cell}\n")[0]["author"] == {"verified": verified}
 
@@ -75,9 +79,9 @@ def test_bad_counts_stay_text_so_the_worker_can_name_the_field() -> None:
     [row] = rows("id,text,author_followers,likes\np1,hi,lots,12k\n")
     assert row["author"] == {"followers": "lots"}
     assert row["engagement"] == {"likes": "12k"}
-    with pytest.raises(Exception) as info:
+    with pytest.raises(InvalidPost) as info:
         decode_post(orjson.dumps(row))
-    assert getattr(info.value, "field", None) == "author.followers"
+    assert (info.value.field, info.value.code) == ("author.followers", "wrong_type")
 
 
 def test_csv_rows_are_valid_posts_and_keep_extra_columns() -> None:
@@ -89,4 +93,8 @@ def test_csv_rows_are_valid_posts_and_keep_extra_columns() -> None:
 
 def test_csv_rows_preserve_multiline_text_and_order() -> None:
     text = 'id,text\np1,"line one\nline two"\np2,second\np3,third\n'
-    assert [(r["id"], r["text"]) for r in rows(text)] == [("p1", "line one\nline two"), ("p2", "second"), ("p3", "third")]
+    assert [(r["id"], r["text"]) for r in rows(text)] == [
+        ("p1", "line one\nline two"),
+        ("p2", "second"),
+        ("p3", "third"),
+    ]
