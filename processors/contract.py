@@ -56,10 +56,7 @@ def decode_post(raw: bytes | bytearray | memoryview | str, *, max_bytes: int = M
     Raises:
         InvalidPost: When the message is not a valid post; ``field`` and ``problem`` say why.
     """
-    if isinstance(raw, str):
-        size = len(raw.encode("utf-8", "surrogatepass"))
-    else:
-        size = len(raw)
+    size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
     if size > max_bytes:
         raise InvalidPost("$", f"message is {size} bytes, larger than the {max_bytes}-byte limit", "too_large")
     if not isinstance(raw, str):

@@ -185,8 +185,9 @@ class DrugLexicon:
 
 
 def curation_fingerprint() -> str:
-    """A short hash of the curation files and the source package version."""
+    """A short hash of the curation files, this module's code and the source package version."""
     digest = hashlib.sha256(f"format-3/{_source_version()}".encode())
+    digest.update(Path(__file__).read_bytes())  # the build code itself: a change rebuilds the cache
     digest.update(f"{COMMON_WORD_ZIPF}/{DROP_WORD_ZIPF}".encode())
     for name in (
         "drug_denylist.txt",

@@ -130,10 +130,12 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=1) as response:
-                    if response.status == 200:
-                        return self
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return self
             time.sleep(0.3)
         raise AssertionError(f"worker did not serve /metrics within {timeout} s:\n{self.log_path.read_text()[-3000:]}")
 
