@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from spacy.tokens import Doc, Span
 
-__all__ = ["DrugMention", "register_extensions"]
+__all__ = ["DrugMention", "KeepTextTokenizer", "doc_text", "register_extensions"]
 
 
 @dataclass(slots=True)
@@ -39,5 +40,36 @@ class DrugMention:
 
 def register_extensions() -> None:
     """Declare Vigil's extensions; safe to call any number of times."""
-    if not Doc.has_extension("drug_mentions"):
-        Doc.set_extension("drug_mentions", default=None)
+    for name in ("drug_mentions", "crisis", "segments", "adverse_events"):
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=None)
+
+
+_TEXT = "vigil_text"
+
+
+def doc_text(doc: Doc) -> str:
+    """The doc's text; kept by :class:`KeepTextTokenizer` (``doc.text`` rebuilds it token by token)."""
+    text = doc.user_data.get(_TEXT)
+    if text is None:
+        text = doc.user_data[_TEXT] = doc.text
+    return text  # type: ignore[no-any-return]
+
+
+class KeepTextTokenizer:
+    """Wrap a tokenizer so each doc keeps the exact text it was made from (see :func:`doc_text`)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str) -> Doc:
+        doc = self.tokenizer(text)
+        doc.user_data[_TEXT] = text
+        return doc
+
+    def pipe(self, texts: Any, batch_size: int = 1000) -> Any:
+        for text in texts:
+            yield self(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tokenizer, name)

@@ -17,15 +17,17 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 import processors.components  # noqa: F401 - registers the factories
+from processors.components.segments import AuthorThresholds, author_type
 from processors.contract import MAX_MESSAGE_BYTES, decode_post
 from processors.exceptions import InvalidPost
+from processors.extensions import KeepTextTokenizer
 from processors.lexicon import DrugLexicon, load_lexicon
 from processors.pseudonym import Pseudonymizer
 
-__all__ = ["PIPELINE_VERSION", "Enricher", "build_nlp", "drug_mentions"]
+__all__ = ["PIPELINE_VERSION", "Enricher", "build_nlp", "drug_mentions", "observer_reach"]
 
 #: Bumped whenever a change alters enrichment output; stamped on every enriched post.
-PIPELINE_VERSION = "vigil-1.0.0"
+PIPELINE_VERSION = "vigil-1.1.0"
 #: Tokenizer cache size (chunks). The default 10,000 fills in minutes on a varied stream, after
 #: which unseen chunks take the slow path; 200,000 chunks cost about 20 MB.
 TOKENIZER_CACHE_SIZE = 200_000
@@ -44,6 +46,11 @@ def build_nlp(lexicon: DrugLexicon | None = None, *, cache_dir: Path | None = No
     finder = nlp.add_pipe("vigil_drugs", config={"fuzzy": fuzzy})
     finder.set_lexicon(lexicon if lexicon is not None else load_lexicon(cache_dir))
     nlp.add_pipe("vigil_drug_status")
+    nlp.add_pipe("vigil_crisis")
+    nlp.add_pipe("vigil_segments")
+    nlp.add_pipe("vigil_adverse_events")
+    # Last, so the components' own helper tokenizers copy the real one, not the wrapper.
+    nlp.tokenizer = KeepTextTokenizer(nlp.tokenizer)
     # The lexicon is ~70k long-lived objects; without this every full garbage collection walks
     # them all, which measured as 40% of enrichment time. Frozen objects are never collected
     # (they live as long as the pipeline anyway).
@@ -81,10 +88,18 @@ class Enricher:
         batch_size: Posts per ``nlp.pipe`` batch; default 256.
     """
 
-    def __init__(self, nlp: Language, pseudonymize: Pseudonymizer, *, batch_size: int = 256) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        pseudonymize: Pseudonymizer,
+        *,
+        batch_size: int = 256,
+        thresholds: AuthorThresholds | None = None,
+    ) -> None:
         self.nlp = nlp
         self.pseudonymize = pseudonymize
         self.batch_size = batch_size
+        self.thresholds = thresholds or AuthorThresholds()
 
     def enrich(self, posts: Iterable[dict[str, Any]], *, now: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Enrich posts in order. Input dicts are not modified.
@@ -160,9 +175,30 @@ class Enricher:
                 author["id"] = self.pseudonymize(author["id"])
             out["author"] = author
         out["drugs"] = drug_mentions(doc, post["text"])
+        kind, kind_reasons = author_type(post.get("author"), self.thresholds)
+        segments = dict(doc._.segments)
+        reasons = dict(segments.pop("reasons"))
+        if kind == "patient_organization" and segments["audience"] != "caregiver":
+            segments["audience"] = "advocate"
+            reasons["audience"] = [*reasons["audience"], {"rule": "author is a patient organisation"}]
+        segments["author_type"] = kind
+        reasons["author_type"] = [{"rule": r} for r in kind_reasons]
+        segments["reasons"] = reasons
+        out["segments"] = segments
+        out["crisis"] = doc._.crisis
+        out["adverse_events"] = doc._.adverse_events
+        out["observer_reach"] = observer_reach(post.get("engagement"))
         out["enriched_at"] = stamp
         out["pipeline_version"] = PIPELINE_VERSION
         return out
+
+
+def observer_reach(engagement: dict[str, Any] | None) -> int:
+    """The silent reach of a post: people who saw or liked it beyond those who replied."""
+    if not engagement:
+        return 0
+    seen = max(engagement.get("views") or 0, engagement.get("likes") or 0)
+    return max(0, seen - (engagement.get("replies") or 0))
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -1,0 +1,119 @@
+"""``vigil_adverse_events``: a suspected drug linked to an event in the same sentence.
+
+Pharmacovigilance needs four elements: an identifiable patient (``subject``: self, dependent,
+other), a reporter (the pseudonymised author), a suspect drug and an event. An event is reported
+when a drug mention that the author has taken (status current or past: not negated, not
+hypothetical) and an event term from ``processors/data/adverse_events.yaml`` share a sentence, a
+link cue joins them ("gave me", "since starting", "side effect", "reaction to"), and nothing says
+there was no event ("no side effects", "didn't give me") or that the event is what the drug
+treats ("Lexapro for anxiety").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from processors.components.crisis import _sentences
+from processors.cues import CueSet, load_yaml, normalise
+from processors.extensions import DrugMention, doc_text, register_extensions
+
+__all__ = ["SUBJECTS", "AdverseEventFinder"]
+
+SUBJECTS = ("self", "dependent", "other")
+_PRONOUNS = re.compile(r"\b(he|she|his|her|him)\b")
+
+
+class AdverseEventFinder:
+    """Link drug mentions to events. Pure; works on text and mention offsets."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        data = data or load_yaml("adverse_events.yaml")
+        self.events = CueSet(data["events"])
+        self.links = CueSet({"link": data["links"]})
+        self.no_event = CueSet({"no_event": data["no_event"]})
+        self.indication = re.compile("|".join(data["indication"]))
+        subjects = data["subjects"]
+        self.kin = CueSet(
+            {"dependent": [p for p in subjects["dependent"] if "he|she" not in p], "other": subjects["other"]}
+        )
+
+    def find(
+        self, text: str, mentions: list[DrugMention] | list[dict[str, Any]], *, caregiver: bool = False
+    ) -> list[dict[str, Any]]:
+        """Adverse events as ``{"drug", "event", "start", "end", "subject"}`` (event offsets)."""
+        drugs = [_as_tuple(m) for m in mentions]
+        drugs = [d for d in drugs if d[3] in ("current", "past")]
+        if not drugs:
+            return []
+        norm = normalise(text)
+        found: list[dict[str, Any]] = []
+        seen: set[tuple[str, int]] = set()
+        for start, end in _sentences(norm):
+            in_sentence = [d for d in drugs if start <= d[0] < end]
+            if not in_sentence:
+                continue
+            sentence = norm[start:end]
+            if self.no_event.find(sentence) or not self.links.find(sentence):
+                continue
+            for event in self.events.find(sentence):
+                e_start, e_end = start + event.start, start + event.end
+                if any(d[0] < e_end and e_start < d[1] for d in in_sentence):
+                    continue  # the event word is part of the drug name
+                if self.indication.search(sentence[max(0, event.start - 24) : event.start]):
+                    continue
+                drug = min(in_sentence, key=lambda d: abs(d[0] - e_start))
+                key = (drug[2], e_start)
+                if key in seen:
+                    continue
+                seen.add(key)
+                found.append(
+                    {
+                        "drug": drug[2],
+                        "event": text[e_start:e_end],
+                        "start": e_start,
+                        "end": e_end,
+                        "subject": self._subject(sentence, caregiver),
+                    }
+                )
+        return found
+
+    def _subject(self, sentence: str, caregiver: bool) -> str:
+        kin = {c.rule for c in self.kin.find(sentence)}
+        if "other" in kin:
+            return "other"
+        if "dependent" in kin or (caregiver and _PRONOUNS.search(sentence)):
+            return "dependent"
+        return "self"
+
+
+def _as_tuple(mention: DrugMention | dict[str, Any]) -> tuple[int, int, str, str]:
+    if isinstance(mention, DrugMention):
+        return mention.start_char, mention.end_char, mention.generic, mention.status
+    return mention["start"], mention["end"], mention["generic"], mention["status"]
+
+
+class AdverseEventComponent:
+    """spaCy wrapper: sets ``doc._.adverse_events`` (after ``vigil_drug_status``)."""
+
+    def __init__(self, nlp: Language, name: str = "vigil_adverse_events") -> None:
+        register_extensions()
+        self.name = name
+        self.finder = AdverseEventFinder()
+
+    def __call__(self, doc: Doc) -> Doc:
+        mentions = doc._.drug_mentions or []
+        caregiver = (doc._.segments or {}).get("audience") == "caregiver"
+        doc._.adverse_events = self.finder.find(doc_text(doc), mentions, caregiver=caregiver) if mentions else []
+        return doc
+
+
+@Language.factory(
+    "vigil_adverse_events", assigns=["doc._.adverse_events"], requires=["doc._.drug_mentions"], default_config={}
+)
+def make_adverse_events(nlp: Language, name: str) -> AdverseEventComponent:
+    """Factory for :class:`AdverseEventComponent`."""
+    return AdverseEventComponent(nlp, name)

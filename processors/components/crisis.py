@@ -1,0 +1,151 @@
+"""``vigil_crisis``: who needs a human now.
+
+Cue families from ``processors/data/crisis.yaml`` (suicidal ideation, overdose taken, anaphylaxis,
+seizure now, diabetes emergency; cannot get medication, rationing, running out, severe reaction,
+behaviour change on a drug; distress) are matched per sentence. A cue is switched off when its
+sentence is about the past, a general question, news about strangers or gratitude; when it is
+negated just before it; when it sits inside a quote or reported speech; or when it is an idiom
+("dying to know", "makes me want to die lol"). Every cue that counted, and every one switched off,
+is kept as a reason, so a community manager can see why.
+
+Safety first: a medical-emergency cue (anaphylaxis, seizure, overdose, diabetes emergency) is never
+switched off by laughter or idiom markers, only by explicit past, negation, question or quote.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from processors.cues import CueSet, load_yaml, normalise
+from processors.extensions import doc_text, register_extensions
+
+__all__ = ["LEVELS", "CrisisDetector", "assess_crisis"]
+
+LEVELS = ("none", "watch", "high", "critical")
+_RANK = {level: i for i, level in enumerate(LEVELS)}
+# Families where jokes and idioms are common ("I want to die lol"); elsewhere they never excuse a cue.
+_HYPERBOLE_PRONE = frozenset({"suicidal_ideation", "distress"})
+_SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+|\n+")
+_NEGATORS = re.compile(r"\b(not|never|no|n't|dont|don't|didnt|didn't|isnt|isn't|wasnt|wasn't|without|nothing)\W*$")
+_NEGATION_REACH = 24  # characters before a cue searched for a negator ("not really suicidal")
+
+
+class CrisisDetector:
+    """Assess crisis level, score and reasons for a text. Pure; no spaCy needed."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        data = data or load_yaml("crisis.yaml")
+        self.levels: dict[str, str] = {}
+        self.weights: dict[str, float] = {}
+        rules: dict[str, list[str]] = {}
+        for level in ("critical", "high", "watch"):
+            for family, spec in data[level].items():
+                self.levels[family] = level
+                self.weights[family] = float(spec["weight"])
+                rules[family] = spec["patterns"]
+        self.cues = CueSet(rules)
+        self.suppress = CueSet(data["suppress"])
+
+    def assess(self, text: str) -> dict[str, Any]:
+        """``{"level", "score", "reasons"}`` for one post.
+
+        Reasons are dicts ``{"rule", "level", "start", "end"}`` (character offsets into the text)
+        for cues that counted, and ``{"rule", "ignored": <why>, ...}`` for cues switched off.
+        """
+        norm = normalise(text)
+        reasons: list[dict[str, Any]] = []
+        best = "none"
+        fired: dict[str, float] = {}
+        for start, end in _sentences(norm):
+            sentence = norm[start:end]
+            cues = self.cues.find(sentence)
+            if not cues:
+                continue
+            context = self.suppress.find(sentence)
+            for cue in cues:
+                level = self.levels[cue.rule]
+                why = self._excuse(sentence, cue.rule, cue.start, cue.end, context)
+                reason = {"rule": cue.rule, "level": level, "start": start + cue.start, "end": start + cue.end}
+                if why:
+                    reason["ignored"] = why
+                else:
+                    fired[cue.rule] = max(fired.get(cue.rule, 0.0), self.weights[cue.rule])
+                    if _RANK[level] > _RANK[best]:
+                        best = level
+                reasons.append(reason)
+        if fired:
+            top = max(fired.values())
+            score = min(1.0, top + 0.03 * (len(fired) - 1))
+        else:
+            score = min(0.2, 0.05 * len(reasons))
+        return {"level": best, "score": round(score, 3), "reasons": reasons}
+
+    def _excuse(self, sentence: str, rule: str, start: int, end: int, context: list[Any]) -> str | None:
+        """Why a cue does not count here, or ``None`` when it does."""
+        kinds = {c.rule for c in context}
+        if "quote" in kinds:
+            for c in context:
+                if c.rule != "quote":
+                    continue
+                quoted = sentence[c.start] == '"'
+                # Inside quotation marks, or after a reporting phrase ("my nurse asked if ...").
+                if (quoted and c.start <= start and end <= c.end) or (not quoted and c.end <= start):
+                    return "quote"
+        if _NEGATORS.search(sentence[max(0, start - _NEGATION_REACH) : start]):
+            return "negation"
+        if any(c.rule == "negation" and c.start <= start < c.end + 12 for c in context):
+            return "negation"
+        for kind in ("past", "question", "news", "gratitude"):
+            if kind in kinds:
+                return kind
+        if rule in _HYPERBOLE_PRONE and "idiom" in kinds:
+            return "idiom"
+        if any(c.rule == "idiom" and c.start <= start and end <= c.end for c in context):
+            return "idiom"
+        return None
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    spans = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+_DEFAULT: CrisisDetector | None = None
+
+
+def assess_crisis(text: str) -> dict[str, Any]:
+    """Crisis assessment with the bundled cue file (see :class:`CrisisDetector`)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = CrisisDetector()
+    return _DEFAULT.assess(text)
+
+
+class CrisisComponent:
+    """spaCy wrapper: sets ``doc._.crisis``."""
+
+    def __init__(self, nlp: Language, name: str = "vigil_crisis") -> None:
+        register_extensions()
+        self.name = name
+        self.detector = CrisisDetector()
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.crisis = self.detector.assess(doc_text(doc))
+        return doc
+
+
+@Language.factory("vigil_crisis", assigns=["doc._.crisis"], default_config={})
+def make_crisis(nlp: Language, name: str) -> CrisisComponent:
+    """Factory for :class:`CrisisComponent`."""
+    return CrisisComponent(nlp, name)

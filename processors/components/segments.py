@@ -1,0 +1,134 @@
+"""``vigil_segments``: audience, behaviour and emotional stage of a post, each with its reasons.
+
+Cues come from ``processors/data/segments.yaml``; each match adds its weight to a value, and the
+value with the most weight wins (ties go to the earlier value in the file). No match: ``unknown``.
+The stage is ``crisis`` whenever the crisis level is high or critical, so the two tags agree.
+Author type comes from author metadata, not text: see :func:`author_type`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from processors.cues import CueSet, load_yaml, normalise
+from processors.extensions import doc_text, register_extensions
+
+__all__ = ["AUDIENCES", "AUTHOR_TYPES", "BEHAVIOURS", "STAGES", "AuthorThresholds", "SegmentTagger", "author_type"]
+
+AUDIENCES = ("patient", "caregiver", "advocate", "unknown")
+BEHAVIOURS = ("skeptic", "seeker", "sharer", "supporter", "unknown")
+STAGES = ("newly_diagnosed", "crisis", "long_term", "unknown")
+AUTHOR_TYPES = ("individual", "patient_influencer", "patient_organization")
+
+_ORG_BIO = re.compile(
+    r"\b(non-?profit|not[- ]for[- ]profit|charity|charitable|foundation|association|society|alliance|coalition|"
+    r"network|organi[sz]ation|federation|trust|institute|council|support group|patient group|advocacy group|"
+    r"501\(c\)|registered charity|official account|official page|we support|we are|we're|our mission|"
+    r"inc\.?|ltd\.?|llc|cic)\b",
+    re.IGNORECASE,
+)
+_CREATOR_BIO = re.compile(
+    r"\b(creator|content|blogger|blog|vlogger|youtube|youtuber|podcast(er)?|speaker|author|influencer|"
+    r"ambassador|host|tiktok|instagram|writer|columnist|collabs?|partnerships?|pr@|business inquiries|"
+    r"dm for|link in bio|as seen)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class AuthorThresholds:
+    """When an individual counts as a patient influencer.
+
+    Attributes:
+        influencer_followers: Followers from which a person is an influencer; default 10,000.
+        verified_followers: Followers from which a verified person is an influencer; default 5,000.
+        creator_followers: Followers from which a person whose bio reads like a creator's is an
+            influencer; default 3,000.
+    """
+
+    influencer_followers: int = 10_000
+    verified_followers: int = 5_000
+    creator_followers: int = 3_000
+
+
+def author_type(
+    author: dict[str, Any] | None, thresholds: AuthorThresholds = AuthorThresholds()
+) -> tuple[str, list[str]]:
+    """``(author_type, reasons)`` from author metadata: followers, verified, bio."""
+    if not author:
+        return "individual", ["no author metadata"]
+    bio = author.get("bio") or ""
+    followers = author.get("followers") or 0
+    verified = bool(author.get("verified"))
+    match = _ORG_BIO.search(bio)
+    if match:
+        return "patient_organization", [f"bio names an organisation ({match.group(0).lower()})"]
+    if followers >= thresholds.influencer_followers:
+        return "patient_influencer", [f"followers >= {thresholds.influencer_followers}"]
+    if verified and followers >= thresholds.verified_followers:
+        return "patient_influencer", [f"verified and followers >= {thresholds.verified_followers}"]
+    creator = _CREATOR_BIO.search(bio)
+    if creator and followers >= thresholds.creator_followers:
+        return "patient_influencer", [
+            f"creator bio ({creator.group(0).lower()}) and followers >= {thresholds.creator_followers}"
+        ]
+    return "individual", [f"followers {followers}" + (", verified" if verified else "")]
+
+
+class SegmentTagger:
+    """Audience, behaviour and stage from text. Pure; no spaCy needed."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        data = data or load_yaml("segments.yaml")
+        self.dimensions: dict[str, tuple[CueSet, dict[str, float], list[str]]] = {}
+        for dimension, values in data.items():
+            rules = {value: spec["patterns"] for value, spec in values.items()}
+            weights = {value: float(spec["weight"]) for value, spec in values.items()}
+            self.dimensions[dimension] = (CueSet(rules), weights, list(values))
+
+    def tag(self, text: str, *, crisis_level: str = "none") -> dict[str, Any]:
+        """``{"audience", "behaviour", "stage", "reasons": {dimension: [...]}}``."""
+        norm = normalise(text)
+        out: dict[str, Any] = {}
+        reasons: dict[str, list[dict[str, Any]]] = {}
+        for dimension, (cues, weights, order) in self.dimensions.items():
+            scores: dict[str, float] = {}
+            found = cues.find(norm)
+            for cue in found:
+                scores[cue.rule] = scores.get(cue.rule, 0.0) + weights[cue.rule]
+            value = max(order, key=lambda v: (scores.get(v, 0.0), -order.index(v))) if scores else "unknown"
+            out[dimension] = value
+            reasons[dimension] = [{"rule": c.rule, "start": c.start, "end": c.end} for c in found if c.rule == value]
+        if out.get("behaviour") == "unknown" and out.get("audience") in ("patient", "caregiver"):
+            out["behaviour"] = "sharer"
+            reasons["behaviour"] = [{"rule": "first-hand account"}]
+        if crisis_level in ("high", "critical"):
+            out["stage"] = "crisis"
+            reasons["stage"] = [{"rule": f"crisis level {crisis_level}"}]
+        out["reasons"] = reasons
+        return out
+
+
+class SegmentComponent:
+    """spaCy wrapper: sets ``doc._.segments`` (run after ``vigil_crisis``)."""
+
+    def __init__(self, nlp: Language, name: str = "vigil_segments") -> None:
+        register_extensions()
+        self.name = name
+        self.tagger = SegmentTagger()
+
+    def __call__(self, doc: Doc) -> Doc:
+        crisis = doc._.crisis or {}
+        doc._.segments = self.tagger.tag(doc_text(doc), crisis_level=crisis.get("level", "none"))
+        return doc
+
+
+@Language.factory("vigil_segments", assigns=["doc._.segments"], requires=["doc._.crisis"], default_config={})
+def make_segments(nlp: Language, name: str) -> SegmentComponent:
+    """Factory for :class:`SegmentComponent`."""
+    return SegmentComponent(nlp, name)
