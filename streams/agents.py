@@ -23,7 +23,7 @@ from streams.metrics import VigilMetrics
 from streams.models import DeadLetter
 from streams.settings import Settings
 
-__all__ = ["EnrichHandler", "WorkerTopics", "build_worker"]
+__all__ = ["EnrichHandler", "WorkerTopics", "adverse_event_reports", "build_worker"]
 
 
 class WorkerTopics:
@@ -33,6 +33,8 @@ class WorkerTopics:
         self.posts = app.topic(names.POSTS, value_serializer="raw", key_serializer="raw")
         self.enriched = app.topic(names.ENRICHED, value_serializer="raw", key_serializer="raw")
         self.dlq = app.topic(names.DLQ, value_serializer="raw", key_serializer="raw")
+        self.crisis = app.topic(names.CRISIS, value_serializer="raw", key_serializer="raw")
+        self.adverse_events = app.topic(names.ADVERSE_EVENTS, value_serializer="raw", key_serializer="raw")
 
 
 class EnrichHandler:
@@ -70,7 +72,14 @@ class EnrichHandler:
                 await self.topics.dlq.send(key=event.key, value=event.value, headers=letter.to_headers())
                 self.metrics.record_dead_letter(result.code)
             else:
-                await self.topics.enriched.send(key=post_key(result).encode(), value=orjson.dumps(result))
+                key = post_key(result).encode()
+                value = orjson.dumps(result)
+                if result["crisis"]["level"] == "critical":
+                    # The safety path goes first: a person in danger must reach a human fast.
+                    await self.topics.crisis.send(key=key, value=value)
+                await self.topics.enriched.send(key=key, value=value)
+                for report in adverse_event_reports(result):
+                    await self.topics.adverse_events.send(key=result["id"].encode(), value=orjson.dumps(report))
                 self.metrics.record_post(result)
         now = time.time()
         self.metrics.batch_duration.observe(time.perf_counter() - started)
@@ -78,6 +87,35 @@ class EnrichHandler:
         for event in events:
             self.metrics.lag.observe(max(0.0, now - event.message.timestamp))
         self.metrics.last_processed.set(now)
+
+
+def adverse_event_reports(post: dict[str, Any]) -> list[dict[str, Any]]:
+    """One pharmacovigilance record per suspected adverse event of an enriched post.
+
+    Carries the four elements a report needs: an identifiable patient (``subject`` of the
+    pseudonymised reporter's post), the reporter (author pseudonym), the suspect drug and the event,
+    with the verbatim text and where the event sits in it.
+    """
+    author = post.get("author") or {}
+    return [
+        {
+            "post_id": post["id"],
+            "reporter": author.get("id"),
+            "subject": event["subject"],
+            "drug": event["drug"],
+            "event": event["event"],
+            "event_start": event["start"],
+            "event_end": event["end"],
+            "text": post["text"],
+            "created_at": post.get("created_at"),
+            "platform": post.get("platform"),
+            "community": post.get("community"),
+            "thread_id": post.get("thread_id"),
+            "detected_at": post["enriched_at"],
+            "pipeline_version": post["pipeline_version"],
+        }
+        for event in post.get("adverse_events", ())
+    ]
 
 
 def build_worker(
@@ -97,7 +135,11 @@ def build_worker(
     metrics = VigilMetrics(registry, settings.watch_list)
     if enricher is None:
         nlp = build_nlp(cache_dir=settings.cache_dir / "lexicon")
-        enricher = Enricher(nlp, Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()))
+        enricher = Enricher(
+            nlp,
+            Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()),
+            thresholds=settings.author_thresholds,
+        )
     handler = EnrichHandler(enricher, metrics, topics, settings.max_message_bytes)
     app.agent(topics.posts, name="vigil.enrich")(handler.agent)
 

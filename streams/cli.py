@@ -94,6 +94,7 @@ def enrich(input_path: str, output_path: str, rejects_path: str | None) -> None:
     enricher = Enricher(
         build_nlp(cache_dir=settings.cache_dir / "lexicon"),
         Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()),
+        thresholds=settings.author_thresholds,
     )
     ok = rejected = 0
     rejects = open(rejects_path, "wb") if rejects_path else None  # noqa: SIM115

@@ -12,6 +12,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
+from processors.components.crisis import LEVELS
+from processors.components.segments import AUDIENCES, AUTHOR_TYPES, BEHAVIOURS, STAGES
 from processors.components.status import STATUSES
 from processors.exceptions import InvalidPost
 
@@ -69,6 +71,29 @@ class VigilMetrics:
             buckets=_LAG_BUCKETS,
             registry=registry,
         )
+        self.audience = Counter("vigil_posts_by_audience_total", "Posts by audience.", ["audience"], registry=registry)
+        self.behaviour = Counter(
+            "vigil_posts_by_behaviour_total", "Posts by behaviour.", ["behaviour"], registry=registry
+        )
+        self.stage = Counter("vigil_posts_by_stage_total", "Posts by emotional stage.", ["stage"], registry=registry)
+        self.author_type = Counter(
+            "vigil_posts_by_author_type_total", "Posts by author type.", ["author_type"], registry=registry
+        )
+        self.crisis = Counter(
+            "vigil_crisis_posts_total",
+            "Posts by crisis level and drug (`none` when no drug).",
+            ["level", "drug"],
+            registry=registry,
+        )
+        self.adverse_events = Counter(
+            "vigil_adverse_events_total", "Suspected adverse events by drug.", ["drug"], registry=registry
+        )
+        self.observer_reach = Counter(
+            "vigil_observer_reach_total",
+            "Silent reach: views (or likes) beyond the people who replied, summed by drug and stage.",
+            ["drug", "stage"],
+            registry=registry,
+        )
         self.last_processed = Gauge(
             "vigil_last_processed_timestamp_seconds", "Unix time the last batch was processed.", registry=registry
         )
@@ -79,6 +104,21 @@ class VigilMetrics:
                 self.drug_mentions.labels(drug=drug, status=status)
         for reason in InvalidPost.CODES:
             self.dead_letters.labels(reason=reason)
+        for counter, values in (
+            (self.audience, AUDIENCES),
+            (self.behaviour, BEHAVIOURS),
+            (self.stage, STAGES),
+            (self.author_type, AUTHOR_TYPES),
+        ):
+            for value in values:
+                counter.labels(value)
+        drugs = (*sorted(self.watch_drugs), "other", "none")
+        for drug in drugs:
+            for level in LEVELS:
+                self.crisis.labels(level=level, drug=drug)
+            self.adverse_events.labels(drug=drug)
+            for stage in STAGES:
+                self.observer_reach.labels(drug=drug, stage=stage)
 
     def drug_label(self, generic: str) -> str:
         """The bounded ``drug`` label value of a generic."""
@@ -96,10 +136,30 @@ class VigilMetrics:
         return "other"
 
     def record_post(self, post: dict[str, Any]) -> None:
-        """Count one enriched post and its drug mentions."""
+        """Count one enriched post: platform, drug mentions, segments, crisis, adverse events, reach."""
         self.posts.labels(platform=self.platform_label(post.get("platform"))).inc()
+        drugs: set[str] = set()
         for mention in post.get("drugs", ()):
-            self.drug_mentions.labels(drug=self.drug_label(mention["generic"]), status=mention["status"]).inc()
+            label = self.drug_label(mention["generic"])
+            self.drug_mentions.labels(drug=label, status=mention["status"]).inc()
+            if mention["status"] in ("current", "past"):
+                drugs.add(label)
+        segments = post.get("segments")
+        if segments:
+            self.audience.labels(segments["audience"]).inc()
+            self.behaviour.labels(segments["behaviour"]).inc()
+            self.stage.labels(segments["stage"]).inc()
+            self.author_type.labels(segments["author_type"]).inc()
+        crisis = post.get("crisis")
+        if crisis:
+            for drug in drugs or ("none",):
+                self.crisis.labels(level=crisis["level"], drug=drug).inc()
+        for event in post.get("adverse_events", ()):
+            self.adverse_events.labels(drug=self.drug_label(event["drug"])).inc()
+        reach = post.get("observer_reach") or 0
+        if reach and segments:
+            for drug in drugs or ("none",):
+                self.observer_reach.labels(drug=drug, stage=segments["stage"]).inc(reach)
 
     def record_dead_letter(self, reason: str) -> None:
         """Count one dead letter."""

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.components.segments import AuthorThresholds
 from streams.exceptions import ConfigError
 
 __all__ = ["DEMO_PSEUDONYM_KEY", "Settings", "load_settings"]
@@ -86,6 +87,15 @@ class Settings(BaseSettings):
         "buprenorphine,isotretinoin,apixaban,hydroxychloroquine,methotrexate,acetaminophen,ibuprofen",
         description="Comma-separated generics that get their own `drug` metric label (others count as `other`).",
     )
+    influencer_followers: int = Field(
+        10_000, ge=0, description="Followers from which an individual is a patient influencer."
+    )
+    influencer_verified_followers: int = Field(
+        5_000, ge=0, description="Followers from which a verified individual is a patient influencer."
+    )
+    influencer_creator_followers: int = Field(
+        3_000, ge=0, description="Followers from which an individual with a creator bio is a patient influencer."
+    )
     max_message_bytes: int = Field(1_000_000, ge=1024, description="Larger messages are dead-lettered as too_large.")
 
     @field_validator("kafka_bootstrap")
@@ -109,6 +119,13 @@ class Settings(BaseSettings):
         if len(key.encode()) < 16:
             raise ValueError("VIGIL_PSEUDONYM_KEY must be at least 16 bytes")
         return self
+
+    @property
+    def author_thresholds(self) -> AuthorThresholds:
+        """Who counts as a patient influencer."""
+        return AuthorThresholds(
+            self.influencer_followers, self.influencer_verified_followers, self.influencer_creator_followers
+        )
 
     @property
     def watch_list(self) -> tuple[str, ...]:
