@@ -132,7 +132,7 @@ def build_worker(
     app = create_app(settings)
     topics = WorkerTopics(app)
     registry = registry if registry is not None else REGISTRY
-    metrics = VigilMetrics(registry, settings.watch_list)
+    metrics = VigilMetrics(registry, settings.watch_list, settings.community_list)
     if enricher is None:
         nlp = build_nlp(cache_dir=settings.cache_dir / "lexicon")
         enricher = Enricher(

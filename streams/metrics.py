@@ -33,11 +33,16 @@ class VigilMetrics:
     Args:
         registry: Where the metrics live: the default registry in production, a fresh one per test.
         watch_drugs: Generics that get their own ``drug`` label value; others count as ``other``.
+        watch_communities: Communities that get their own ``community`` label value; others count
+            as ``other``.
     """
 
-    def __init__(self, registry: CollectorRegistry, watch_drugs: Iterable[str]) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, watch_drugs: Iterable[str], watch_communities: Iterable[str] = ()
+    ) -> None:
         self.registry = registry
         self.watch_drugs = frozenset(d.lower() for d in watch_drugs)
+        self.communities = {c.lower(): c for c in watch_communities}
         self.posts = Counter(
             "vigil_posts_processed_total", "Posts enriched and published.", ["platform"], registry=registry
         )
@@ -81,8 +86,9 @@ class VigilMetrics:
         )
         self.crisis = Counter(
             "vigil_crisis_posts_total",
-            "Posts by crisis level and drug (`none` when no drug).",
-            ["level", "drug"],
+            "Posts by crisis level (including `none`), drug (`none` when no drug taken) and community; "
+            "summed over levels it counts all posts, the denominator of crisis share.",
+            ["level", "drug", "community"],
             registry=registry,
         )
         self.adverse_events = Counter(
@@ -92,6 +98,24 @@ class VigilMetrics:
             "vigil_observer_reach_total",
             "Silent reach: views (or likes) beyond the people who replied, summed by drug and stage.",
             ["drug", "stage"],
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "vigil_consumer_lag_messages",
+            "Messages in vigil.posts not yet consumed, per assigned partition.",
+            ["partition"],
+            registry=registry,
+        )
+        self.notifications = Counter(
+            "vigil_crisis_notifications_total",
+            "Per-post critical alerts sent to Alertmanager, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.notify_latency = Histogram(
+            "vigil_crisis_notify_latency_seconds",
+            "From a critical post's Kafka timestamp to Alertmanager accepting its alert.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
             registry=registry,
         )
         self.last_processed = Gauge(
@@ -113,9 +137,12 @@ class VigilMetrics:
             for value in values:
                 counter.labels(value)
         drugs = (*sorted(self.watch_drugs), "other", "none")
+        for outcome in ("sent", "failed"):
+            self.notifications.labels(outcome=outcome)
         for drug in drugs:
             for level in LEVELS:
-                self.crisis.labels(level=level, drug=drug)
+                for community in (*self.communities.values(), "other"):
+                    self.crisis.labels(level=level, drug=drug, community=community)
             self.adverse_events.labels(drug=drug)
             for stage in STAGES:
                 self.observer_reach.labels(drug=drug, stage=stage)
@@ -123,6 +150,12 @@ class VigilMetrics:
     def drug_label(self, generic: str) -> str:
         """The bounded ``drug`` label value of a generic."""
         return generic if generic in self.watch_drugs else "other"
+
+    def community_label(self, community: Any) -> str:
+        """The bounded ``community`` label value."""
+        if isinstance(community, str):
+            return self.communities.get(community.strip().lower(), "other")
+        return "other"
 
     @staticmethod
     def platform_label(platform: Any) -> str:
@@ -152,8 +185,9 @@ class VigilMetrics:
             self.author_type.labels(segments["author_type"]).inc()
         crisis = post.get("crisis")
         if crisis:
+            community = self.community_label(post.get("community"))
             for drug in drugs or ("none",):
-                self.crisis.labels(level=crisis["level"], drug=drug).inc()
+                self.crisis.labels(level=crisis["level"], drug=drug, community=community).inc()
         for event in post.get("adverse_events", ()):
             self.adverse_events.labels(drug=self.drug_label(event["drug"])).inc()
         reach = post.get("observer_reach") or 0

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         "buprenorphine,isotretinoin,apixaban,hydroxychloroquine,methotrexate,acetaminophen,ibuprofen",
         description="Comma-separated generics that get their own `drug` metric label (others count as `other`).",
     )
+    watch_communities: str = Field(
+        "r/diabetes,r/diabetes_t1,r/type2diabetes,T1D Parents (Facebook group),r/CrohnsDisease,r/ibd,r/rheumatoid,"
+        "r/Psoriasis,r/Asthma,r/ADHD,r/mentalhealth,r/bipolar,r/epilepsy,Epilepsy Parents Support (Facebook group),"
+        "r/Semaglutide,r/Mounjaro,#ozempic (X),#insulin4all (X),r/Suboxone,thyroid forum",
+        description="Comma-separated communities that get their own `community` metric label (others count as `other`).",
+    )
     influencer_followers: int = Field(
         10_000, ge=0, description="Followers from which an individual is a patient influencer."
     )
@@ -119,6 +125,11 @@ class Settings(BaseSettings):
         if len(key.encode()) < 16:
             raise ValueError("VIGIL_PSEUDONYM_KEY must be at least 16 bytes")
         return self
+
+    @property
+    def community_list(self) -> tuple[str, ...]:
+        """The community watch list, as written."""
+        return tuple(c.strip() for c in self.watch_communities.split(",") if c.strip())
 
     @property
     def author_thresholds(self) -> AuthorThresholds:
