@@ -147,9 +147,29 @@ def build_worker(
         return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     app.page("/metrics")(metrics_page)
+    app.timer(interval=5.0)(_lag_reporter(app, metrics))
     app.vigil_metrics = metrics  # type: ignore[attr-defined]
     app.vigil_handler = handler  # type: ignore[attr-defined]
     return app
+
+
+def _lag_reporter(app: VigilApp, metrics: VigilMetrics) -> Any:
+    """A timer body that sets ``vigil_consumer_lag_messages`` for the partitions this worker owns."""
+    reported: set[int] = set()
+
+    async def report_lag() -> None:
+        consumer = app.consumer
+        owned = {tp for tp in consumer.assignment() if tp.topic == names.POSTS}
+        for tp in owned:
+            highwater, position = consumer.highwater(tp), await consumer.position(tp)
+            if highwater is not None and position is not None:
+                metrics.consumer_lag.labels(partition=str(tp.partition)).set(max(0, highwater - position))
+        for partition in reported - {tp.partition for tp in owned}:
+            metrics.consumer_lag.remove(str(partition))  # revoked: another worker reports it now
+        reported.clear()
+        reported.update(tp.partition for tp in owned)
+
+    return report_lag
 
 
 def _rfc3339(timestamp: float | None) -> str:

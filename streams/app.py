@@ -43,20 +43,28 @@ class VigilApp(faust.App):
         return _Transport(self.conf.broker_consumer, self)
 
 
-def create_app(settings: Settings) -> VigilApp:
-    """Build the Faust app from settings (no agents yet; see :mod:`streams.agents`)."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+def create_app(settings: Settings, *, app_id: str | None = None, web_port: int | None = None) -> VigilApp:
+    """Build the Faust app from settings (no agents yet; see :mod:`streams.agents`).
+
+    Args:
+        settings: Validated settings.
+        app_id: Faust app id (= consumer group); ``settings.app_id`` when omitted.
+        web_port: Web/metrics port; ``settings.web_port`` when omitted.
+    """
+    app_id = app_id or settings.app_id
+    datadir = settings.state_dir if app_id == settings.app_id else settings.state_dir.parent / app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     app = VigilApp(
-        settings.app_id,
+        app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
-        datadir=str(settings.state_dir),
+        datadir=str(datadir),
         web_enabled=True,
         web_bind=settings.web_host,
-        web_port=settings.web_port,
+        web_port=web_port or settings.web_port,
         web_host=settings.web_host,
         consumer_auto_offset_reset="earliest",
         consumer_max_fetch_size=settings.fetch_max_bytes,

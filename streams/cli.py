@@ -150,6 +150,15 @@ def worker() -> None:
     run_worker(_settings())
 
 
+@main.command()
+@_friendly
+def notify() -> None:
+    """Run the crisis notifier: each post in vigil.crisis becomes an Alertmanager alert at once."""
+    from streams.worker import run_notifier
+
+    run_notifier(_settings())
+
+
 @main.group()
 def topics() -> None:
     """Manage Vigil's Kafka topics."""

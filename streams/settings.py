@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     alertmanager_url: str = Field(
         "http://127.0.0.1:9093", description="Alertmanager base URL for the per-post crisis notifier."
     )
+    notifier_web_port: int = Field(6067, ge=1, le=65535, description="Web/metrics port of `vigil notify`.")
+    post_link_template: str = Field(
+        "http://127.0.0.1:3000/d/vigil-overview?var-post={post_ref}",
+        description="Link put in per-post alerts; `{post_ref}` is replaced by the post's pseudonym.",
+    )
     cache_dir: Path = Field(
         default_factory=_default_cache, description="Cache for the compiled lexicon, Kafka jars, broker data."
     )

@@ -11,31 +11,44 @@ from streams.agents import build_worker
 from streams.exceptions import ConfigError
 from streams.settings import Settings
 
-__all__ = ["run_worker"]
+__all__ = ["run_notifier", "run_worker"]
 
 
 def run_worker(settings: Settings) -> None:
     """Run the worker until it is stopped (SIGTERM / Ctrl-C).
 
     Raises:
-        ConfigError: When the published demo key would be used outside demo mode.
+        ConfigError: When the published demo key would be used outside demo mode, or the web
+            port is taken.
     """
     settings.require_private_key()
-    _check_port_free(settings)
-    app = build_worker(settings)
+    _check_port_free(settings, settings.web_port, "VIGIL_WEB_PORT")
+    _run(build_worker(settings), settings)
+
+
+def run_notifier(settings: Settings) -> None:
+    """Run the crisis notifier (``vigil.crisis`` -> Alertmanager) until it is stopped."""
+    from streams.notifier import build_notifier
+
+    settings.require_private_key()
+    _check_port_free(settings, settings.notifier_web_port, "VIGIL_NOTIFIER_WEB_PORT")
+    _run(build_notifier(settings), settings)
+
+
+def _run(app: faust.App, settings: Settings) -> None:
     # Nothing per post is logged at any level Vigil sets: post text and handles never reach logs.
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     logging.getLogger("faust").setLevel(settings.log_level.upper())
     worker.execute_from_commandline()
 
 
-def _check_port_free(settings: Settings) -> None:
+def _check_port_free(settings: Settings, port: int, variable: str) -> None:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((settings.web_host, settings.web_port))
+            sock.bind((settings.web_host, port))
         except OSError as exc:
             raise ConfigError(
-                f"VIGIL_WEB_PORT: cannot listen on {settings.web_host}:{settings.web_port} ({exc.strerror}); "
-                "another worker may be running there, so choose another port"
+                f"{variable}: cannot listen on {settings.web_host}:{port} ({exc.strerror}); "
+                "another Vigil process may be running there, so choose another port"
             ) from None
