@@ -22,6 +22,7 @@ from streams.app import VigilApp, create_app
 from streams.metrics import VigilMetrics
 from streams.models import DeadLetter
 from streams.settings import Settings
+from streams.tables import Aggregates
 
 __all__ = ["EnrichHandler", "WorkerTopics", "adverse_event_reports", "build_worker"]
 
@@ -40,6 +41,11 @@ class WorkerTopics:
 class EnrichHandler:
     """Enrich one batch of events and publish the results.
 
+    Sends use ``force=True``: Faust would otherwise "attach" each message to the stream's current
+    event and publish it only when that event is acked, which with batches (and the table updates
+    that move the current event) delays or strands messages. Offsets are committed only after the
+    producer has flushed, so delivery stays at-least-once.
+
     Args:
         enricher: The processors' enricher.
         metrics: Where counts and timings go.
@@ -47,40 +53,59 @@ class EnrichHandler:
         max_message_bytes: Larger messages are dead-lettered as ``too_large``.
     """
 
-    def __init__(self, enricher: Enricher, metrics: VigilMetrics, topics: WorkerTopics, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        enricher: Enricher,
+        metrics: VigilMetrics,
+        topics: WorkerTopics,
+        max_message_bytes: int,
+        aggregates: Aggregates | None = None,
+    ) -> None:
         self.enricher = enricher
         self.metrics = metrics
         self.topics = topics
         self.max_message_bytes = max_message_bytes
+        self.aggregates = aggregates
 
     async def agent(self, stream: faust.StreamT[Any]) -> None:
         """The agent body: one batch at a time, in partition order."""
         settings: Settings = stream.app.vigil_settings  # type: ignore[attr-defined]
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            await self.handle(events)
+            await self.handle(events, stream)
 
-    async def handle(self, events: Sequence[faust.EventT[Any]]) -> None:
-        """Decode, enrich and send one batch; malformed messages go to the dead-letter topic."""
+    async def handle(self, events: Sequence[faust.EventT[Any]], stream: Any = None) -> None:
+        """Decode, enrich and send one batch; malformed messages go to the dead-letter topic.
+
+        Args:
+            events: The batch, in partition order.
+            stream: The agent's stream; needed to update the windowed tables.
+        """
         started = time.perf_counter()
         raws = [event.value if event.value is not None else b"" for event in events]
         ingest = [_rfc3339(event.message.timestamp) for event in events]
         results = self.enricher.enrich_raw(raws, ingest_times=ingest, max_bytes=self.max_message_bytes)
+        enriched: list[tuple[faust.EventT[Any], dict[str, Any]]] = []
         for event, result in zip(events, results, strict=True):
             if isinstance(result, InvalidPost):
                 message = event.message
                 letter = DeadLetter.from_error(result, message.topic, message.partition, message.offset)
-                await self.topics.dlq.send(key=event.key, value=event.value, headers=letter.to_headers())
+                await self.topics.dlq.send(key=event.key, value=event.value, headers=letter.to_headers(), force=True)
                 self.metrics.record_dead_letter(result.code)
             else:
                 key = post_key(result).encode()
                 value = orjson.dumps(result)
                 if result["crisis"]["level"] == "critical":
                     # The safety path goes first: a person in danger must reach a human fast.
-                    await self.topics.crisis.send(key=key, value=value)
-                await self.topics.enriched.send(key=key, value=value)
+                    await self.topics.crisis.send(key=key, value=value, force=True)
+                await self.topics.enriched.send(key=key, value=value, force=True)
                 for report in adverse_event_reports(result):
-                    await self.topics.adverse_events.send(key=result["id"].encode(), value=orjson.dumps(report))
+                    await self.topics.adverse_events.send(
+                        key=result["id"].encode(), value=orjson.dumps(report), force=True
+                    )
                 self.metrics.record_post(result)
+                enriched.append((event, result))
+        if self.aggregates is not None and stream is not None:
+            self.aggregates.update(stream, enriched)
         now = time.time()
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         self.metrics.batch_size.observe(len(events))
@@ -140,8 +165,15 @@ def build_worker(
             Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()),
             thresholds=settings.author_thresholds,
         )
-    handler = EnrichHandler(enricher, metrics, topics, settings.max_message_bytes)
+    aggregates = Aggregates(app, metrics) if settings.aggregates else None
+    handler = EnrichHandler(enricher, metrics, topics, settings.max_message_bytes, aggregates)
     app.agent(topics.posts, name="vigil.enrich")(handler.agent)
+    if aggregates is not None:
+
+        async def aggregates_page(web: Any, request: Any) -> Any:
+            return web.json(aggregates.snapshot())
+
+        app.page("/aggregates")(aggregates_page)
 
     async def metrics_page(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])

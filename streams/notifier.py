@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -40,10 +40,14 @@ ALERT_TTL = timedelta(hours=1)
 def critical_alert(post: dict[str, Any], *, post_ref: str, metrics: VigilMetrics, link_template: str) -> dict[str, Any]:
     """The Alertmanager v2 alert for one critical post (no post text, no raw ids)."""
     crisis = post.get("crisis") or {}
-    drugs = sorted({metrics.drug_label(m["generic"]) for m in post.get("drugs", ()) if m["status"] in ("current", "past")})
-    rules = sorted({r["rule"] for r in crisis.get("reasons", ()) if "ignored" not in r and r.get("level") == "critical"})
+    drugs = sorted(
+        {metrics.drug_label(m["generic"]) for m in post.get("drugs", ()) if m["status"] in ("current", "past")}
+    )
+    rules = sorted(
+        {r["rule"] for r in crisis.get("reasons", ()) if "ignored" not in r and r.get("level") == "critical"}
+    )
     community = metrics.community_label(post.get("community"))
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     author = (post.get("author") or {}).get("id") or "unknown"
     link = link_template.format(post_ref=post_ref)
     return {
@@ -100,12 +104,14 @@ class CrisisNotifier:
         delay = 0.2
         while True:
             try:
-                async with self._session.post(self.url, data=orjson.dumps([alert]), headers={"Content-Type": "application/json"}) as response:
+                async with self._session.post(
+                    self.url, data=orjson.dumps([alert]), headers={"Content-Type": "application/json"}
+                ) as response:
                     if response.status < 300:
                         self.metrics.notifications.labels(outcome="sent").inc()
                         return
                     problem = f"HTTP {response.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 problem = type(exc).__name__
             self.metrics.notifications.labels(outcome="failed").inc()
             log.error("Alertmanager at %s refused a critical alert (%s); retrying in %.1f s", self.url, problem, delay)

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once", description="Faust processing guarantee; exactly_once uses a transactional producer."
     )
+    store: str = Field("rocksdb://", description="Faust table store: rocksdb:// (default) or memory:// (tests).")
+    aggregates: bool = Field(True, description="Keep the windowed tables (segment counts, conversation crisis counts).")
     batch_max: int = Field(500, ge=1, le=100_000, description="Posts taken per batch into the pipeline.")
     batch_within_s: float = Field(0.02, gt=0, le=10, description="Longest wait (seconds) to fill a batch.")
     fetch_max_bytes: int = Field(
@@ -116,6 +118,13 @@ class Settings(BaseSettings):
         if not hosts or not all(_HOSTPORT.match(h) and 0 < int(h.rsplit(":", 1)[1]) < 65536 for h in hosts):
             raise ValueError(f"expected comma-separated host:port pairs (port 1-65535), got {value!r}")
         return ",".join(hosts)
+
+    @field_validator("store")
+    @classmethod
+    def _check_store(cls, value: str) -> str:
+        if value not in ("rocksdb://", "memory://"):
+            raise ValueError(f"expected rocksdb:// or memory://, got {value!r}")
+        return value
 
     @field_validator("alertmanager_url")
     @classmethod

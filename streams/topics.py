@@ -12,7 +12,17 @@ from streams.exceptions import KafkaRuntimeError
 from streams.kafka_clients import kafka_python_config
 from streams.settings import Settings
 
-__all__ = ["ADVERSE_EVENTS", "CRISIS", "DLQ", "ENRICHED", "POSTS", "TOPICS", "TopicSpec", "create_topics"]
+__all__ = [
+    "ADVERSE_EVENTS",
+    "CRISIS",
+    "DLQ",
+    "ENRICHED",
+    "POSTS",
+    "TOPICS",
+    "TopicSpec",
+    "create_topics",
+    "partition_count",
+]
 
 POSTS = "vigil.posts"
 ENRICHED = "vigil.posts.enriched"
@@ -48,6 +58,21 @@ TOPICS: tuple[TopicSpec, ...] = (
         ADVERSE_EVENTS, "suspected adverse events for pharmacovigilance", {"retention.ms": str(90 * 24 * 3600 * 1000)}
     ),
 )
+
+
+def partition_count(settings: Settings, topic: str = POSTS) -> int | None:
+    """Partitions of an existing topic, or ``None`` when it does not exist or Kafka is unreachable."""
+    try:
+        admin = KafkaAdminClient(**kafka_python_config(settings), client_id="vigil-admin")
+    except KafkaError:
+        return None
+    try:
+        described = admin.describe_topics([topic])
+        return len(described[0]["partitions"] or ()) or None if described else None
+    except KafkaError:
+        return None
+    finally:
+        admin.close()
 
 
 def create_topics(settings: Settings, partitions: int | None = None) -> list[tuple[str, int, bool]]:

@@ -10,6 +10,7 @@ import faust
 from streams.agents import build_worker
 from streams.exceptions import ConfigError
 from streams.settings import Settings
+from streams.topics import POSTS, partition_count
 
 __all__ = ["run_notifier", "run_worker"]
 
@@ -23,6 +24,10 @@ def run_worker(settings: Settings) -> None:
     """
     settings.require_private_key()
     _check_port_free(settings, settings.web_port, "VIGIL_WEB_PORT")
+    # Table changelogs must have as many partitions as the input topic: ask Kafka.
+    partitions = partition_count(settings, POSTS)
+    if partitions is not None and partitions != settings.partitions:
+        settings = settings.model_copy(update={"partitions": partitions})
     _run(build_worker(settings), settings)
 
 

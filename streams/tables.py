@@ -1,0 +1,122 @@
+"""Faust windowed tables: segment counts and per-conversation crisis counts.
+
+- ``vigil-segments-1m``: tumbling 1 min, key ``partition|drug|stage|audience|platform`` -> posts.
+- ``vigil-segments-10m``: hopping 10 min every 1 min, same keys.
+- ``vigil-thread-crisis-1h``: tumbling 1 h, key ``thread|level`` -> posts (all levels, so the
+  share of crisis posts in a conversation can be read off).
+
+Segment keys start with the source partition: Faust writes a table update to the changelog
+partition of the event that caused it, so a key updated from two partitions would have two
+conflicting histories. With the partition in the key every key has exactly one, and a reader sums
+over partitions. Thread keys need no prefix: posts are keyed by thread, so a thread lives on one
+partition. Updates are summed per (key, minute) within a batch and applied once, with the batch's
+matching event as the current event (its partition and timestamp place the update).
+
+Backed by RocksDB (``VIGIL_STORE``, default ``rocksdb://``) with changelog topics, so a restarted
+or moved worker recovers them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+
+from processors.aggregation import join_key, segment_keys, split_key, thread_key
+from streams.metrics import VigilMetrics
+
+__all__ = ["Aggregates"]
+
+_EXPIRES = timedelta(hours=3)
+
+
+class Aggregates:
+    """The worker's windowed tables and how a batch updates them."""
+
+    def __init__(self, app: faust.App, metrics: VigilMetrics) -> None:
+        self.metrics = metrics
+        partitions = app.conf.topic_partitions
+        self.segments_1m = app.Table("vigil-segments-1m", default=int, partitions=partitions).tumbling(
+            60, expires=_EXPIRES
+        )
+        self.segments_10m = app.Table("vigil-segments-10m", default=int, partitions=partitions).hopping(
+            600, 60, expires=_EXPIRES
+        )
+        self.thread_crisis = app.Table("vigil-thread-crisis-1h", default=int, partitions=partitions).tumbling(
+            3600, expires=_EXPIRES
+        )
+
+    def update(self, stream: Any, pairs: Sequence[tuple[faust.EventT[Any], dict[str, Any]]]) -> None:
+        """Count a batch of (event, enriched post) pairs into the tables."""
+        current = stream.current_event
+        segments: dict[tuple[int, int, str], list[Any]] = defaultdict(lambda: [None, 0])
+        threads: dict[tuple[int, int, str], list[Any]] = defaultdict(lambda: [None, 0])
+        for event, post in pairs:
+            message = event.message
+            minute = int(message.timestamp // 60)
+            for key in segment_keys(post, self.metrics.drug_label, self.metrics.platform_label):
+                slot = segments[(message.partition, minute, join_key(str(message.partition), key))]
+                slot[0], slot[1] = event, slot[1] + 1
+            level = (post.get("crisis") or {}).get("level", "none")
+            slot = threads[(message.partition, minute, join_key(thread_key(post), level))]
+            slot[0], slot[1] = event, slot[1] + 1
+        for (_, _, key), (event, count) in segments.items():
+            stream._set_current_event(event)
+            self.segments_1m[key] += count
+            self.segments_10m[key] += count
+        for (_, _, key), (event, count) in threads.items():
+            stream._set_current_event(event)
+            self.thread_crisis[key] += count
+        stream._set_current_event(current)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Current contents, summed over partitions, for the ``/aggregates`` page."""
+        return {
+            "segments_1m": _segments(self.segments_1m),
+            "segments_10m": _segments(self.segments_10m),
+            "threads_1h": _threads(self.thread_crisis),
+        }
+
+
+def _windows(wrapper: Any) -> list[tuple[str, float, float, int]]:
+    return [(key, start, end, value) for (key, (start, end)), value in wrapper.table.items()]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _segments(wrapper: Any) -> list[dict[str, Any]]:
+    totals: dict[tuple[float, float, str, str, str, str], int] = defaultdict(int)
+    for key, start, end, value in _windows(wrapper):
+        _, drug, stage, audience, platform = split_key(key)
+        totals[(start, end, drug, stage, audience, platform)] += value
+    return [
+        {
+            "window_start": _iso(s),
+            "window_end": _iso(e),
+            "drug": d,
+            "stage": st,
+            "audience": a,
+            "platform": p,
+            "posts": n,
+        }
+        for (s, e, d, st, a, p), n in sorted(totals.items())
+    ]
+
+
+def _threads(wrapper: Any) -> list[dict[str, Any]]:
+    rows: dict[tuple[float, str], dict[str, Any]] = {}
+    for key, start, end, value in _windows(wrapper):
+        thread, level = split_key(key)
+        row = rows.setdefault(
+            (start, thread), {"window_start": _iso(start), "window_end": _iso(end), "thread": thread, "posts": 0}
+        )
+        row[level] = row.get(level, 0) + value
+        row["posts"] += value
+    return sorted(
+        rows.values(), key=lambda r: (r["window_start"], -(r.get("critical", 0) + r.get("high", 0)), r["thread"])
+    )
