@@ -332,6 +332,9 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "kafka": KAFKA_VERSION,
         **{pkg: version(pkg) for pkg in ("faust-streaming", "aiokafka", "spacy")},
+        "vigil": subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+        ).stdout.strip(),  # the code moves fast: say which version was measured
     }
 
 
@@ -341,7 +344,9 @@ def report(res: dict[str, Any]) -> None:
         f"machine: {m['cores']} cores, Python {m['python']}, Kafka {m['kafka']}, faust-streaming {m['faust-streaming']}, "
         f"aiokafka {m['aiokafka']}, spaCy {m['spacy']}; load average {res['load_before']} before, {res['load_after']} after"
     )
-    print(f"posts: {a['posts']:,} (~40 words each), partitions: {a['partitions']}, one broker for every row")
+    print(
+        f"vigil {m['vigil']}; posts: {a['posts']:,} (~40 words each), partitions: {a['partitions']}, one broker for every row"
+    )
     print(f"{'row':<46}{'posts/s':>10}{'seconds':>10}")
     for key, label in ROWS.items():
         row = res["rows"][key]

@@ -23,6 +23,7 @@ from processors.exceptions import InvalidPost
 from processors.extensions import KeepTextTokenizer
 from processors.lexicon import DrugLexicon, load_lexicon
 from processors.pseudonym import Pseudonymizer
+from processors.segment_model import load_segment_model
 
 __all__ = ["PIPELINE_VERSION", "Enricher", "build_nlp", "drug_mentions", "observer_reach"]
 
@@ -47,7 +48,8 @@ def build_nlp(lexicon: DrugLexicon | None = None, *, cache_dir: Path | None = No
     finder.set_lexicon(lexicon if lexicon is not None else load_lexicon(cache_dir))
     nlp.add_pipe("vigil_drug_status")
     nlp.add_pipe("vigil_crisis")
-    nlp.add_pipe("vigil_segments")
+    segments = nlp.add_pipe("vigil_segments")
+    segments.set_model(load_segment_model(cache_dir))
     nlp.add_pipe("vigil_adverse_events")
     # Last, so the components' own helper tokenizers copy the real one, not the wrapper.
     nlp.tokenizer = KeepTextTokenizer(nlp.tokenizer)

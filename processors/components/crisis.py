@@ -30,7 +30,10 @@ _RANK = {level: i for i, level in enumerate(LEVELS)}
 # Families where jokes and idioms are common ("I want to die lol"); elsewhere they never excuse a cue.
 _HYPERBOLE_PRONE = frozenset({"suicidal_ideation", "distress"})
 _SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+|\n+")
-_NEGATORS = re.compile(r"\b(not|never|no|n't|dont|don't|didnt|didn't|isnt|isn't|wasnt|wasn't|without|nothing)\W*$")
+_NEGATORS = re.compile(
+    r"\b(not|never|no|n't|dont|don't|didnt|didn't|isnt|isn't|wasnt|wasn't|havent|haven't|hasnt|hasn't|without|nothing)\W*$"
+)
+_PRESENT = re.compile(r"\b(my|i'?m|im|i am|i'?ve|ive|me|he'?s|she'?s|he is|she is|they'?re|we'?re|right now|now)\b")
 _NEGATION_REACH = 24  # characters before a cue searched for a negator ("not really suicidal")
 
 
@@ -57,6 +60,7 @@ class CrisisDetector:
         for cues that counted, and ``{"rule", "ignored": <why>, ...}`` for cues switched off.
         """
         norm = normalise(text)
+        resolved = self.suppress.first("resolved", norm) is not None
         reasons: list[dict[str, Any]] = []
         best = "none"
         fired: dict[str, float] = {}
@@ -69,6 +73,8 @@ class CrisisDetector:
             for cue in cues:
                 level = self.levels[cue.rule]
                 why = self._excuse(sentence, cue.rule, cue.start, cue.end, context)
+                if why is None and resolved and level != "critical":
+                    why = "resolved"
                 reason = {"rule": cue.rule, "level": level, "start": start + cue.start, "end": start + cue.end}
                 if why:
                     reason["ignored"] = why
@@ -99,9 +105,13 @@ class CrisisDetector:
             return "negation"
         if any(c.rule == "negation" and c.start <= start < c.end + 12 for c in context):
             return "negation"
-        for kind in ("past", "question", "news", "gratitude"):
+        for kind in ("past", "news", "gratitude"):
             if kind in kinds:
                 return kind
+        # A question excuses a cue only when it is general ("what are the signs of DKA?"), not
+        # when someone describes what is happening to them ("is it normal my throat is closing?").
+        if "question" in kinds and not (self.levels[rule] == "critical" and _PRESENT.search(sentence)):
+            return "question"
         if rule in _HYPERBOLE_PRONE and "idiom" in kinds:
             return "idiom"
         if any(c.rule == "idiom" and c.start <= start and end <= c.end for c in context):

@@ -17,6 +17,7 @@ from spacy.tokens import Doc
 
 from processors.cues import CueSet, load_yaml, normalise
 from processors.extensions import doc_text, register_extensions
+from processors.segment_model import SegmentModel
 
 __all__ = ["AUDIENCES", "AUTHOR_TYPES", "BEHAVIOURS", "STAGES", "AuthorThresholds", "SegmentTagger", "author_type"]
 
@@ -115,16 +116,40 @@ class SegmentTagger:
 
 
 class SegmentComponent:
-    """spaCy wrapper: sets ``doc._.segments`` (run after ``vigil_crisis``)."""
+    """spaCy wrapper: sets ``doc._.segments`` (run after ``vigil_crisis``).
+
+    With a :class:`~processors.segment_model.SegmentModel` set (:meth:`set_model`, as
+    :func:`~processors.pipeline.build_nlp` does) the values come from the model, whose features
+    include the cues; without one, from the cues alone (:class:`SegmentTagger`).
+    """
 
     def __init__(self, nlp: Language, name: str = "vigil_segments") -> None:
         register_extensions()
         self.name = name
         self.tagger = SegmentTagger()
+        self.model: SegmentModel | None = None
+
+    def set_model(self, model: SegmentModel) -> None:
+        """Use a trained model for audience, behaviour and stage."""
+        self.model = model
 
     def __call__(self, doc: Doc) -> Doc:
-        crisis = doc._.crisis or {}
-        doc._.segments = self.tagger.tag(doc_text(doc), crisis_level=crisis.get("level", "none"))
+        level = (doc._.crisis or {}).get("level", "none")
+        text = doc_text(doc)
+        if self.model is None:
+            doc._.segments = self.tagger.tag(text, crisis_level=level)
+            return doc
+        predicted = self.model.predict(text, extra=[f"crisis:{level}"])
+        out: dict[str, Any] = {dim: value for dim, (value, _) in predicted.items()}
+        reasons = {dim: why for dim, (_, why) in predicted.items()}
+        if level in ("high", "critical"):
+            out["stage"] = "crisis"
+            reasons["stage"] = [{"rule": f"crisis level {level}"}]
+        elif out["stage"] == "crisis":
+            out["stage"] = "unknown"  # the model alone does not put a post in crisis
+            reasons["stage"] = [{"rule": f"crisis level {level}"}]
+        out["reasons"] = reasons
+        doc._.segments = out
         return doc
 
 

@@ -1,0 +1,170 @@
+"""A small statistical model for audience, behaviour and stage, on top of the segment cues.
+
+Rules alone (``processors/data/segments.yaml``) were measured against a held-out set and lost to
+this model by 10-45 points of accuracy per dimension (see ``bench/eval_listening.py``), so the
+three segment tags come from a multinomial logistic regression whose features are the rule cues
+themselves plus word unigrams and bigrams. It is trained with numpy on Vigil's own labelled posts
+(``processors/data/training/listening.jsonl``, written for the project) the first time it is
+needed, and cached like the lexicon; nothing is downloaded. Every prediction carries its reasons:
+the features that pushed hardest towards the chosen value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from processors.cues import CueSet, load_yaml, normalise
+
+__all__ = ["DIMENSIONS", "SegmentModel", "load_segment_model"]
+
+DIMENSIONS = ("audience", "behaviour", "stage")
+_TOKEN = re.compile(r"[a-z0-9']+|[?!]")
+_TRAINING = importlib.resources.files("processors") / "data" / "training" / "listening.jsonl"
+_L2 = 0.1
+_ITERATIONS = 400
+_STEP = 5.0
+
+
+class Featurizer:
+    """Text -> sparse features: segment cue hits, words, word pairs (log-scaled counts)."""
+
+    def __init__(self) -> None:
+        data = load_yaml("segments.yaml")
+        self.cues = {dim: CueSet({v: spec["patterns"] for v, spec in values.items()}) for dim, values in data.items()}
+
+    def __call__(self, text: str, extra: Iterable[str] = ()) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
+        """Features and, for cue features, where the first match is (for reasons)."""
+        norm = normalise(text)
+        counts: Counter[str] = Counter()
+        where: dict[str, tuple[int, int]] = {}
+        tokens = _TOKEN.findall(norm)
+        counts.update("w:" + t for t in tokens)
+        counts.update(f"b:{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False))
+        for dim, cues in self.cues.items():
+            for cue in cues.find(norm):
+                name = f"cue:{dim}:{cue.rule}"
+                counts[name] += 1
+                where.setdefault(name, (cue.start, cue.end))
+        counts.update(extra)
+        feats = {name: 1.0 + math.log(n) for name, n in counts.items()}
+        norm2 = math.sqrt(sum(v * v for v in feats.values())) or 1.0
+        return {k: v / norm2 for k, v in feats.items()}, where
+
+
+class SegmentModel:
+    """One logistic regression per dimension over shared features."""
+
+    def __init__(self, weights: dict[str, dict[str, Any]], version: str) -> None:
+        self.version = version
+        self.featurizer = Featurizer()
+        self.models: dict[str, tuple[list[str], dict[str, np.ndarray], np.ndarray]] = {}
+        for dim, spec in weights.items():
+            classes = spec["classes"]
+            rows = {name: np.asarray(row, dtype=np.float64) for name, row in spec["weights"].items()}
+            self.models[dim] = (classes, rows, np.asarray(spec["bias"], dtype=np.float64))
+
+    def predict(self, text: str, extra: Iterable[str] = ()) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+        """``{dimension: (value, reasons)}``; reasons name the strongest features for the value."""
+        feats, where = self.featurizer(text, extra)
+        out: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        for dim, (classes, rows, bias) in self.models.items():
+            scores = bias.copy()
+            used = [(name, value, rows[name]) for name, value in feats.items() if name in rows]
+            for _, value, row in used:
+                scores += value * row
+            best = int(np.argmax(scores))
+            pushes = sorted(((value * (row[best] - row.mean()), name) for name, value, row in used), reverse=True)[:3]
+            reasons = []
+            for push, name in pushes:
+                if push <= 0:
+                    continue
+                reason: dict[str, Any] = {"feature": name, "weight": round(float(push), 3)}
+                if name in where:
+                    reason["start"], reason["end"] = where[name]
+                reasons.append(reason)
+            out[dim] = (classes[best], reasons)
+        return out
+
+
+def _training_rows() -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in _TRAINING.read_bytes().splitlines() if line.strip()]
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256(_TRAINING.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    digest.update((importlib.resources.files("processors") / "data" / "segments.yaml").read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def train(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Fit one model per dimension (full-batch gradient descent on the softmax loss, L2)."""
+    featurizer = Featurizer()
+    feats = [featurizer(r["text"], _extra(r))[0] for r in rows]
+    vocab: dict[str, int] = {}
+    for f in feats:
+        for name in f:
+            vocab.setdefault(name, len(vocab))
+    matrix = np.zeros((len(rows), len(vocab)), dtype=np.float32)
+    for i, f in enumerate(feats):
+        for name, value in f.items():
+            matrix[i, vocab[name]] = value
+    names = list(vocab)
+    result: dict[str, dict[str, Any]] = {}
+    for dim in DIMENSIONS:
+        labels = [r["labels"][dim] for r in rows]
+        classes = sorted(set(labels))
+        target = np.zeros((len(rows), len(classes)), dtype=np.float32)
+        for i, label in enumerate(labels):
+            target[i, classes.index(label)] = 1.0
+        weights = np.zeros((len(vocab), len(classes)), dtype=np.float32)
+        bias = np.zeros(len(classes), dtype=np.float32)
+        for _ in range(_ITERATIONS):
+            logits = matrix @ weights + bias
+            logits -= logits.max(axis=1, keepdims=True)
+            probs = np.exp(logits)
+            probs /= probs.sum(axis=1, keepdims=True)
+            error = (probs - target) / len(rows)
+            weights -= _STEP * (matrix.T @ error + _L2 * weights / len(rows))
+            bias -= _STEP * error.sum(axis=0)
+        keep = np.abs(weights).max(axis=1) > 1e-4
+        result[dim] = {
+            "classes": classes,
+            "bias": [round(float(b), 5) for b in bias],
+            "weights": {names[i]: [round(float(w), 5) for w in weights[i]] for i in np.flatnonzero(keep)},
+        }
+    return result
+
+
+def _extra(row: dict[str, Any]) -> list[str]:
+    """Non-text features: the crisis level Vigil computed (rows carry the gold level when training)."""
+    level = row.get("crisis_level") or row.get("labels", {}).get("crisis")
+    return [f"crisis:{level}"] if level else []
+
+
+def load_segment_model(cache_dir: Path | None = None) -> SegmentModel:
+    """The trained model, from ``cache_dir`` when a current one is there, else trained now (~10 s)."""
+    version = _fingerprint()
+    path = cache_dir / f"segment_model-{version}.json" if cache_dir is not None else None
+    if path is not None and path.exists():
+        try:
+            return SegmentModel(orjson.loads(path.read_bytes()), version)
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)
+    weights = train(_training_rows())
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(weights))
+        tmp.replace(path)
+    return SegmentModel(weights, version)
