@@ -47,6 +47,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
+# This checkout's code, in this process and (PYTHONPATH, see clean_env) in every worker, even from a copy of the tree.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_enrich import corpus
 
@@ -66,6 +68,7 @@ ROWS = {
     "faust-tuned": "3b faust pass-through, vigil settings",
     "aiokafka": "4  aiokafka pass-through (client ceiling)",
 }
+STALL_S = 60  # seconds without a new output, once outputs flow, before a row is declared stuck
 PASSES = ("faust-default", "faust-tuned", "aiokafka")  # modes of _passthrough_faust.py
 Check = Callable[[dict[str, Any]], "str | None"]  # an output -> what is wrong with it, else None
 Alive = Callable[[], "str | None"]  # None while the process under test runs, else why it stopped
@@ -81,6 +84,7 @@ class Procs:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.started: list[str] = []
 
     def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         with (self.tmp / f"{name}.log").open("wb") as log:
@@ -88,6 +92,7 @@ class Procs:
                 cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         self.running[name] = proc
+        self.started.append(name)
         return proc
 
     def log_tail(self, name: str) -> str:
@@ -119,6 +124,17 @@ def peak_rss(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise BenchFailure(f"no VmHWM for pid {pid}")
+
+
+def worker_counts(web_port: int) -> tuple[float, float] | str:
+    """(posts processed, messages dead-lettered) from the worker's /metrics, else why not."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=10) as page:
+            lines = page.read().decode().splitlines()
+    except OSError as exc:
+        return f"unavailable: {exc}"
+    total = lambda name: sum(float(ln.split()[-1]) for ln in lines if ln.startswith(name + "{"))  # noqa: E731
+    return total("vigil_posts_processed_total"), total("vigil_dead_letters_total")
 
 
 def offline_rate(lines: list[bytes], cache: Path) -> float:
@@ -213,12 +229,15 @@ class Bench:
                 for tp in tps:
                     await consumer.position(tp)  # resolves the end offset now, before anything is produced
                 ready.set()
-            deadline = time.monotonic() + timeout
+            deadline, progress = time.monotonic() + timeout, time.monotonic()
             while len(got) < len(expect):
-                if dead := alive() or (time.monotonic() > deadline and f"timed out after {timeout:.0f} s"):
-                    raise BenchFailure(f"{topic}: {len(got)} of {len(expect)} outputs arrived; {dead}")
+                now = time.monotonic()
+                stalled = got and now - progress > STALL_S and f"no new output for {STALL_S} s"
+                if why := alive() or stalled or (now > deadline and f"timed out after {timeout:.0f} s"):
+                    raise BenchFailure(f"{topic}: {len(got)} of {len(expect)} outputs arrived; {why}")
+                before = len(got)
                 batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
-                now = time.time()
+                arrived = time.time()
                 for records in batches.values():
                     for record in records:
                         out = orjson.loads(record.value)
@@ -226,7 +245,9 @@ class Bench:
                             raise BenchFailure(f"{topic}: unexpected output id {out.get('id')!r}")
                         if problem := check(out):
                             raise BenchFailure(f"{topic}: output {out['id']}: {problem}")
-                        got.setdefault(out["id"], (now, out))
+                        got.setdefault(out["id"], (arrived, out))
+                if len(got) > before:
+                    progress = time.monotonic()
         finally:
             await consumer.stop()
         return got
@@ -242,7 +263,8 @@ class Bench:
     ) -> dict[str, Any]:
         """Start a worker on its pre-loaded input and collect every output; posts/s from ``start_field`` on."""
         self.procs.start(name, cmd, env)
-        got = await self.collect(topic, ids, check, self.alive(name), timeout=120 + len(ids) / 100)
+        # The timeout is only a safety net: a stall (STALL_S) or a dead process fails sooner.
+        got = await self.collect(topic, ids, check, self.alive(name), timeout=300 + len(ids) / 25)
         first = min(out[start_field] for _, out in got.values())
         start = datetime.fromisoformat(first.replace("Z", "+00:00")).timestamp() if isinstance(first, str) else first
         seconds = max(arrived for arrived, _ in got.values()) - start
@@ -298,17 +320,15 @@ class Bench:
         # Latency posts "lat-<i>" are copies of posts[i % N] under a new id.
         check = check_vigil(lambda i: (inputs.get(i) or posts[int(i[4:]) % len(posts)])["author"]["id"])
         worker = [sys.executable, "-m", "streams", "worker"]
-        rows["vigil"] = await self.rate("vigil", worker, env, ENRICHED, set(inputs), check, "enriched_at")
-        pid = self.procs.running["vigil"].pid
-        rows["vigil"]["peak_rss_bytes"] = peak_rss(pid)
-        with urllib.request.urlopen(f"http://127.0.0.1:{web}/metrics", timeout=10) as page:  # the worker's own count
-            text = page.read().decode()
-        counted = sum(
-            float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith("vigil_posts_processed_total{")
-        )
-        if counted != len(inputs):
-            raise BenchFailure(f"the worker's metrics count {counted:.0f} posts processed, expected {len(inputs)}")
-        latency = await self.latency(posts, rows["vigil"]["posts_per_s"] / 2, latency_seconds, check)
+        try:
+            rows["vigil"] = await self.rate("vigil", worker, env, ENRICHED, set(inputs), check, "enriched_at")
+            pid = self.procs.running["vigil"].pid
+            rows["vigil"]["peak_rss_bytes"] = peak_rss(pid)
+            if worker_counts(web) != (len(inputs), 0.0):
+                raise BenchFailure(f"the worker did not count {len(inputs)} posts processed and none dead-lettered")
+            latency = await self.latency(posts, rows["vigil"]["posts_per_s"] / 2, latency_seconds, check)
+        except BenchFailure as exc:
+            raise BenchFailure(f"{exc} (worker metrics: {worker_counts(web)})") from None
         worker_peak = peak_rss(pid)
         self.procs.stop("vigil")
 
@@ -396,6 +416,8 @@ def main() -> int:
                 finally:
                     procs.stop_all()
         except BenchFailure as exc:
+            for name in procs.started:
+                print(f"--- last lines of {name}'s log:\n{procs.log_tail(name)}", file=sys.stderr)
             print(f"bench_kafka: FAILED: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:

@@ -19,7 +19,13 @@ from typing import Any
 from processors import Enricher, Pseudonymizer, build_nlp
 
 HERE = Path(__file__).resolve().parent
-SPLITS = {"dev": ["listening_dev.jsonl"], "holdout": ["listening_holdout.jsonl"]}
+SPLITS = {
+    "dev": ["listening_dev.jsonl", "listening_dev2.jsonl", "listening_dev3.jsonl"],
+    "dev1": ["listening_dev.jsonl"],
+    "dev2": ["listening_dev2.jsonl"],
+    "dev3": ["listening_dev3.jsonl"],
+    "holdout": ["listening_holdout.jsonl"],
+}
 SPLITS["all"] = SPLITS["dev"] + SPLITS["holdout"]
 DIMENSIONS = ("audience", "behaviour", "stage", "author_type", "crisis")
 

@@ -1,4 +1,4 @@
-"""A small statistical model for audience, behaviour and stage, on top of the segment cues.
+"""A small statistical model for audience, behaviour, stage and crisis, on top of the cue rules.
 
 Rules alone (``processors/data/segments.yaml``) were measured against a held-out set and lost to
 this model by 10-45 points of accuracy per dimension (see ``bench/eval_listening.py``), so the
@@ -25,9 +25,9 @@ import orjson
 
 from processors.cues import CueSet, load_yaml, normalise
 
-__all__ = ["DIMENSIONS", "SegmentModel", "load_segment_model"]
+__all__ = ["DIMENSIONS", "SegmentModel", "crisis_features", "load_segment_model"]
 
-DIMENSIONS = ("audience", "behaviour", "stage")
+DIMENSIONS = ("audience", "behaviour", "stage", "crisis")
 _TOKEN = re.compile(r"[a-z0-9']+|[?!]")
 _TRAINING = importlib.resources.files("processors") / "data" / "training" / "listening.jsonl"
 _L2 = 0.1
@@ -73,16 +73,20 @@ class SegmentModel:
             rows = {name: np.asarray(row, dtype=np.float64) for name, row in spec["weights"].items()}
             self.models[dim] = (classes, rows, np.asarray(spec["bias"], dtype=np.float64))
 
-    def predict(self, text: str, extra: Iterable[str] = ()) -> dict[str, tuple[str, list[dict[str, Any]]]]:
-        """``{dimension: (value, reasons)}``; reasons name the strongest features for the value."""
+    def predict(
+        self, text: str, extra: Iterable[str] = ()
+    ) -> dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]]:
+        """``{dimension: (value, reasons, probabilities)}``; reasons name the strongest features."""
         feats, where = self.featurizer(text, extra)
-        out: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        out: dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]] = {}
         for dim, (classes, rows, bias) in self.models.items():
             scores = bias.copy()
             used = [(name, value, rows[name]) for name, value in feats.items() if name in rows]
             for _, value, row in used:
                 scores += value * row
             best = int(np.argmax(scores))
+            exp = np.exp(scores - scores.max())
+            probs = {c: float(p) for c, p in zip(classes, exp / exp.sum(), strict=True)}
             pushes = sorted(((value * (row[best] - row.mean()), name) for name, value, row in used), reverse=True)[:3]
             reasons = []
             for push, name in pushes:
@@ -92,7 +96,7 @@ class SegmentModel:
                 if name in where:
                     reason["start"], reason["end"] = where[name]
                 reasons.append(reason)
-            out[dim] = (classes[best], reasons)
+            out[dim] = (classes[best], reasons, probs)
         return out
 
 
@@ -103,7 +107,9 @@ def _training_rows() -> list[dict[str, Any]]:
 def _fingerprint() -> str:
     digest = hashlib.sha256(_TRAINING.read_bytes())
     digest.update(Path(__file__).read_bytes())
-    digest.update((importlib.resources.files("processors") / "data" / "segments.yaml").read_bytes())
+    for name in ("segments.yaml", "crisis.yaml"):
+        digest.update((importlib.resources.files("processors") / "data" / name).read_bytes())
+    digest.update((Path(__file__).parent / "components" / "crisis.py").read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -146,10 +152,18 @@ def train(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return result
 
 
+def crisis_features(assessment: dict[str, Any]) -> list[str]:
+    """Features from the crisis rules' verdict: each cue (and why it was ignored) and the level."""
+    feats = [f"crisisrule:{r['rule']}" + (f"/{r['ignored']}" if "ignored" in r else "") for r in assessment["reasons"]]
+    feats.append(f"rulelevel:{assessment['level']}")
+    return feats
+
+
 def _extra(row: dict[str, Any]) -> list[str]:
-    """Non-text features: the crisis level Vigil computed (rows carry the gold level when training)."""
-    level = row.get("crisis_level") or row.get("labels", {}).get("crisis")
-    return [f"crisis:{level}"] if level else []
+    """Non-text features for a training row: what the crisis rules say about its text."""
+    from processors.components.crisis import assess_crisis
+
+    return crisis_features(assess_crisis(row["text"]))
 
 
 def load_segment_model(cache_dir: Path | None = None) -> SegmentModel:

@@ -44,28 +44,40 @@ class AdverseEventFinder:
     def find(
         self, text: str, mentions: list[DrugMention] | list[dict[str, Any]], *, caregiver: bool = False
     ) -> list[dict[str, Any]]:
-        """Adverse events as ``{"drug", "event", "start", "end", "subject"}`` (event offsets)."""
-        drugs = [_as_tuple(m) for m in mentions]
-        drugs = [d for d in drugs if d[3] in ("current", "past")]
+        """Adverse events as ``{"drug", "event", "start", "end", "subject"}`` (event offsets).
+
+        A drug taken (status current or past) is linked to an event term when a link cue stands in
+        the drug's sentence ("gave me", "since starting", "week 2 on", "side effect") and the event
+        is in that sentence or the next; or when the event directly follows the drug's name
+        ("keppra fog", "vyvanse comedown"). Sentences that deny an event are skipped.
+        """
+        drugs = [d for d in (_as_tuple(m) for m in mentions) if d[3] in ("current", "past")]
         if not drugs:
             return []
         norm = normalise(text)
+        sentences = _sentences(norm)
+        denied = [bool(self.no_event.find(norm[a:b])) for a, b in sentences]
+        linked = [bool(self.links.find(norm[a:b])) for a, b in sentences]
+        events = [(i, cue) for i, (a, b) in enumerate(sentences) for cue in self.events.find(norm[a:b])]
         found: list[dict[str, Any]] = []
         seen: set[tuple[str, int]] = set()
-        for start, end in _sentences(norm):
-            in_sentence = [d for d in drugs if start <= d[0] < end]
-            if not in_sentence:
+        for index, (a, b) in enumerate(sentences):
+            here = [d for d in drugs if a <= d[0] < b]
+            if not here or denied[index]:
                 continue
-            sentence = norm[start:end]
-            if self.no_event.find(sentence) or not self.links.find(sentence):
-                continue
-            for event in self.events.find(sentence):
-                e_start, e_end = start + event.start, start + event.end
-                if any(d[0] < e_end and e_start < d[1] for d in in_sentence):
+            for j, event in events:
+                if j not in (index, index + 1) or denied[j]:
+                    continue
+                e_start, e_end = sentences[j][0] + event.start, sentences[j][0] + event.end
+                if any(d[0] < e_end and e_start < d[1] for d in here):
                     continue  # the event word is part of the drug name
+                sentence = norm[sentences[j][0] : sentences[j][1]]
                 if self.indication.search(sentence[max(0, event.start - 24) : event.start]):
                     continue
-                drug = min(in_sentence, key=lambda d: abs(d[0] - e_start))
+                drug = min(here, key=lambda d: abs(d[0] - e_start))
+                adjacent = j == index and 0 <= e_start - drug[1] <= 2
+                if not (linked[index] or adjacent):
+                    continue
                 key = (drug[2], e_start)
                 if key in seen:
                     continue
@@ -76,7 +88,7 @@ class AdverseEventFinder:
                         "event": text[e_start:e_end],
                         "start": e_start,
                         "end": e_end,
-                        "subject": self._subject(sentence, caregiver),
+                        "subject": self._subject(norm[a:b] + " " + sentence, caregiver),
                     }
                 )
         return found

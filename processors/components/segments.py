@@ -17,7 +17,7 @@ from spacy.tokens import Doc
 
 from processors.cues import CueSet, load_yaml, normalise
 from processors.extensions import doc_text, register_extensions
-from processors.segment_model import SegmentModel
+from processors.segment_model import SegmentModel, crisis_features
 
 __all__ = ["AUDIENCES", "AUTHOR_TYPES", "BEHAVIOURS", "STAGES", "AuthorThresholds", "SegmentTagger", "author_type"]
 
@@ -128,20 +128,25 @@ class SegmentComponent:
         self.name = name
         self.tagger = SegmentTagger()
         self.model: SegmentModel | None = None
+        self.critical_threshold = 0.3
 
     def set_model(self, model: SegmentModel) -> None:
         """Use a trained model for audience, behaviour and stage."""
         self.model = model
 
     def __call__(self, doc: Doc) -> Doc:
-        level = (doc._.crisis or {}).get("level", "none")
+        crisis = doc._.crisis or {"level": "none", "score": 0.0, "reasons": []}
         text = doc_text(doc)
         if self.model is None:
-            doc._.segments = self.tagger.tag(text, crisis_level=level)
+            doc._.segments = self.tagger.tag(text, crisis_level=crisis["level"])
             return doc
-        predicted = self.model.predict(text, extra=[f"crisis:{level}"])
-        out: dict[str, Any] = {dim: value for dim, (value, _) in predicted.items()}
-        reasons = {dim: why for dim, (_, why) in predicted.items()}
+        predicted = self.model.predict(text, extra=crisis_features(crisis))
+        doc._.crisis = crisis = combine_crisis(
+            crisis, *predicted.pop("crisis"), critical_threshold=self.critical_threshold
+        )
+        level = crisis["level"]
+        out: dict[str, Any] = {dim: value for dim, (value, _, _) in predicted.items()}
+        reasons = {dim: why for dim, (_, why, _) in predicted.items()}
         if level in ("high", "critical"):
             out["stage"] = "crisis"
             reasons["stage"] = [{"rule": f"crisis level {level}"}]
@@ -151,6 +156,26 @@ class SegmentComponent:
         out["reasons"] = reasons
         doc._.segments = out
         return doc
+
+
+def combine_crisis(
+    rules: dict[str, Any], value: str, why: list[dict[str, Any]], probs: dict[str, float], *, critical_threshold: float
+) -> dict[str, Any]:
+    """The crisis verdict: the higher of the rules' level and the model's.
+
+    The model calls a post critical from ``critical_threshold`` probability up, below its arg-max:
+    missing a person in danger costs far more than a community manager's false alarm.
+    """
+    order = ("none", "watch", "high", "critical")
+    model_level = "critical" if probs.get("critical", 0.0) >= critical_threshold else value
+    level = max(rules["level"], model_level, key=order.index)
+    reasons = list(rules["reasons"])
+    if order.index(model_level) >= order.index(rules["level"]) and model_level != "none":
+        reasons.append(
+            {"rule": "model", "level": model_level, "p_critical": round(probs.get("critical", 0.0), 3), "features": why}
+        )
+    score = max(float(rules["score"]), probs.get("critical", 0.0) + 0.5 * probs.get("high", 0.0))
+    return {"level": level, "score": round(min(1.0, score), 3), "reasons": reasons}
 
 
 @Language.factory("vigil_segments", assigns=["doc._.segments"], requires=["doc._.crisis"], default_config={})
