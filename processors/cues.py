@@ -3,6 +3,11 @@
 A cue file maps rule names to lists of regular expressions (case-insensitive, matched against the
 text with curly quotes and apostrophes straightened). Matches keep their character offsets into
 the original text, so every tag can point at the words that set it.
+
+Speed: a few hundred alternations scanned at every character cost ~0.4 ms per post in Python's
+``re``. Instead each pattern is indexed by the words a match can start with (read off the parsed
+pattern); the text is split into words once, and a pattern is tried only where one of its first
+words stands. Patterns whose first word cannot be known (``\\d+ ...``) are scanned as before.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import importlib.resources
 import re
 from dataclasses import dataclass
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 import yaml
@@ -19,6 +26,9 @@ __all__ = ["Cue", "CueSet", "load_yaml", "normalise"]
 _TRANSLATE = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u02bc": "'", "\u2014": "-", "\u2013": "-"}
 )
+_WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
+_LEAD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
+_MAX_PREFIXES = 400
 
 
 def normalise(text: str) -> str:
@@ -41,7 +51,7 @@ class Cue:
 
 
 class CueSet:
-    """Rules name -> one compiled alternation each.
+    """Rules name -> patterns, matched with a first-word index.
 
     Args:
         rules: ``{rule: [regex, ...]}``; each regex is wrapped in word boundaries unless it starts
@@ -52,12 +62,36 @@ class CueSet:
         self.rules = {
             name: re.compile("|".join(_bounded(p) for p in patterns)) for name, patterns in rules.items() if patterns
         }
+        self._by_word: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+        self._scan: list[tuple[str, re.Pattern[str]]] = []
+        for name, patterns in rules.items():
+            for pattern in patterns:
+                compiled = re.compile(_bounded(pattern))
+                words = _first_words(pattern)
+                if words is None:
+                    self._scan.append((name, compiled))
+                else:
+                    for word in words:
+                        self._by_word.setdefault(word, []).append((name, compiled))
 
     def find(self, text: str) -> list[Cue]:
-        """Every match of every rule in normalised ``text``, in text order."""
-        found = [Cue(name, m.start(), m.end()) for name, regex in self.rules.items() for m in regex.finditer(text)]
-        found.sort(key=lambda cue: cue.start)
-        return found
+        """Every match of every rule in normalised ``text``, in text order (one per rule and start)."""
+        found: dict[tuple[str, int], Cue] = {}
+        by_word = self._by_word
+        for word in _WORD.finditer(text):
+            candidates = by_word.get(word.group()[:4])
+            if candidates:
+                pos = word.start()
+                for name, regex in candidates:
+                    if (name, pos) in found:
+                        continue
+                    match = regex.match(text, pos)
+                    if match:
+                        found[(name, pos)] = Cue(name, pos, match.end())
+        for name, regex in self._scan:
+            for match in regex.finditer(text):
+                found.setdefault((name, match.start()), Cue(name, match.start(), match.end()))
+        return sorted(found.values(), key=lambda cue: (cue.start, cue.rule))
 
     def first(self, rule: str, text: str) -> Cue | None:
         """The first match of one rule, or ``None``."""
@@ -70,3 +104,71 @@ def _bounded(pattern: str) -> str:
     head = r"\b" if re.match(r"[\w(\[]", pattern) and not pattern.startswith("(?") else ""
     tail = r"\b" if re.search(r"[\w)\]]$", pattern) and not pattern.endswith(("\\b", "?", "*")) else ""
     return f"(?:{head}{pattern}{tail})"
+
+
+def _first_words(pattern: str) -> set[str] | None:
+    """Index keys for the words a match can start with, or ``None`` when they cannot be known.
+
+    A key is the first word's first four characters (the whole word when shorter), so a pattern
+    starting with "ration(ing|ed)?" is keyed ``rati`` and found at "rationing".
+    """
+    try:
+        prefixes = _prefixes(list(sre_parse.parse(pattern)), 12)
+    except (re.error, _Unknown, RecursionError):
+        return None
+    keys = set()
+    for prefix, complete in prefixes:
+        lead = _LEAD.match(prefix)
+        if not lead:
+            return None
+        word = lead.group()
+        whole = complete or len(prefix) > len(word)
+        if len(word) >= 4:
+            keys.add(word[:4])
+        elif whole:
+            keys.add(word)
+        else:
+            return None
+    return keys or None
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _prefixes(items: list[Any], budget: int) -> set[tuple[str, bool]]:
+    """``(literal prefix, reaches the end of the pattern)`` pairs a match can start with."""
+    if not items:
+        return {("", True)}
+    if budget <= 0:
+        return {("", False)}
+    (op, arg), rest = items[0], items[1:]
+    if op is sre_constants.AT:
+        return _prefixes(rest, budget)
+    heads: set[tuple[str, bool]]
+    if op is sre_constants.LITERAL:
+        heads = {(chr(arg), True)}
+    elif op is sre_constants.SUBPATTERN:
+        heads = _prefixes(list(arg[-1]), budget)
+    elif op is sre_constants.BRANCH:
+        heads = set().union(*(_prefixes(list(branch), budget) for branch in arg[1]))
+    elif op is sre_constants.IN and all(o is sre_constants.LITERAL for o, _ in arg):
+        heads = {(chr(a), True) for _, a in arg}
+    elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+        low, _, body = arg
+        inner = _prefixes(list(body), budget)
+        # The element itself is open-ended (repeats); a match may also skip it when optional.
+        heads = {(p, False) for p, _ in inner} | ({("", True)} if low == 0 else set())
+    else:
+        return {("", False)}
+    if len(heads) > _MAX_PREFIXES:
+        raise _Unknown
+    out: set[tuple[str, bool]] = set()
+    for head, complete in heads:
+        if complete:
+            out |= {(head + tail, done) for tail, done in _prefixes(rest, budget - len(head))}
+        else:
+            out.add((head, False))
+        if len(out) > _MAX_PREFIXES:
+            raise _Unknown
+    return out

@@ -67,32 +67,39 @@ class SegmentModel:
     def __init__(self, weights: dict[str, dict[str, Any]], version: str) -> None:
         self.version = version
         self.featurizer = Featurizer()
-        self.models: dict[str, tuple[list[str], dict[str, np.ndarray], np.ndarray]] = {}
+        names = sorted({name for spec in weights.values() for name in spec["weights"]})
+        self.index = {name: i for i, name in enumerate(names)}
+        self.models: dict[str, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]] = {}
         for dim, spec in weights.items():
             classes = spec["classes"]
-            rows = {name: np.asarray(row, dtype=np.float64) for name, row in spec["weights"].items()}
-            self.models[dim] = (classes, rows, np.asarray(spec["bias"], dtype=np.float64))
+            matrix = np.zeros((len(names), len(classes)), dtype=np.float64)
+            for name, row in spec["weights"].items():
+                matrix[self.index[name]] = row
+            bias = np.asarray(spec["bias"], dtype=np.float64)
+            self.models[dim] = (classes, matrix, bias, matrix.mean(axis=1))
 
     def predict(
         self, text: str, extra: Iterable[str] = ()
     ) -> dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]]:
         """``{dimension: (value, reasons, probabilities)}``; reasons name the strongest features."""
         feats, where = self.featurizer(text, extra)
+        used = [(name, value) for name, value in feats.items() if name in self.index]
+        rows = np.fromiter((self.index[name] for name, _ in used), dtype=np.int64, count=len(used))
+        values = np.fromiter((value for _, value in used), dtype=np.float64, count=len(used))
         out: dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]] = {}
-        for dim, (classes, rows, bias) in self.models.items():
-            scores = bias.copy()
-            used = [(name, value, rows[name]) for name, value in feats.items() if name in rows]
-            for _, value, row in used:
-                scores += value * row
+        for dim, (classes, matrix, bias, means) in self.models.items():
+            weights = matrix[rows]
+            scores = bias + values @ weights
             best = int(np.argmax(scores))
             exp = np.exp(scores - scores.max())
             probs = {c: float(p) for c, p in zip(classes, exp / exp.sum(), strict=True)}
-            pushes = sorted(((value * (row[best] - row.mean()), name) for name, value, row in used), reverse=True)[:3]
+            pushes = values * (weights[:, best] - means[rows])
             reasons = []
-            for push, name in pushes:
-                if push <= 0:
-                    continue
-                reason: dict[str, Any] = {"feature": name, "weight": round(float(push), 3)}
+            for i in np.argsort(-pushes)[:3]:
+                if pushes[i] <= 0:
+                    break
+                name = used[int(i)][0]
+                reason: dict[str, Any] = {"feature": name, "weight": round(float(pushes[i]), 3)}
                 if name in where:
                     reason["start"], reason["end"] = where[name]
                 reasons.append(reason)
