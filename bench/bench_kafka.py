@@ -21,7 +21,10 @@ agent had a post). That start is the minimum ``enriched_at`` over Vigil's output
 the pipeline, millisecond precision) or of the ``passed_at`` field the pass-through agents add, so process and
 group start-up are excluded, and delivery of every output to a consumer is included. Outputs are checked:
 exactly the N input ids, and for Vigil ``drugs``, ``enriched_at``, ``pipeline_version`` and a pseudonymised
-author (id changed, handle dropped); any failure stops the run with exit code 1.
+author (the demo key's pseudonym, handle dropped), and the worker's own metrics must count N processed and no
+dead letters. A dead process, 60 s without a new output, or a wrong output stops the run with exit code 1 and the
+tails of the process logs. The table names the measured version (``git describe --dirty``) and the load average:
+other processes on the machine skew absolute numbers, less so the ratios.
 """
 
 from __future__ import annotations

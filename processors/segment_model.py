@@ -40,7 +40,9 @@ class Featurizer:
 
     def __init__(self) -> None:
         data = load_yaml("segments.yaml")
-        self.cues = {dim: CueSet({v: spec["patterns"] for v, spec in values.items()}) for dim, values in data.items()}
+        self.cues = CueSet(
+            {f"{dim}:{v}": spec["patterns"] for dim, values in data.items() for v, spec in values.items()}
+        )
 
     def __call__(self, text: str, extra: Iterable[str] = ()) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
         """Features and, for cue features, where the first match is (for reasons)."""
@@ -50,11 +52,10 @@ class Featurizer:
         tokens = _TOKEN.findall(norm)
         counts.update("w:" + t for t in tokens)
         counts.update(f"b:{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False))
-        for dim, cues in self.cues.items():
-            for cue in cues.find(norm):
-                name = f"cue:{dim}:{cue.rule}"
-                counts[name] += 1
-                where.setdefault(name, (cue.start, cue.end))
+        for cue in self.cues.find(norm):
+            name = f"cue:{cue.rule}"
+            counts[name] += 1
+            where.setdefault(name, (cue.start, cue.end))
         counts.update(extra)
         feats = {name: 1.0 + math.log(n) for name, n in counts.items()}
         norm2 = math.sqrt(sum(v * v for v in feats.values())) or 1.0
@@ -69,41 +70,57 @@ class SegmentModel:
         self.featurizer = Featurizer()
         names = sorted({name for spec in weights.values() for name in spec["weights"]})
         self.index = {name: i for i, name in enumerate(names)}
-        self.models: dict[str, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]] = {}
+        # All dimensions side by side in one matrix, so a post costs a handful of numpy calls.
+        self.dims: list[tuple[str, list[str], int, int]] = []
+        blocks, centered, biases = [], [], []
+        col = 0
         for dim, spec in weights.items():
             classes = spec["classes"]
-            matrix = np.zeros((len(names), len(classes)), dtype=np.float64)
+            block = np.zeros((len(names), len(classes)), dtype=np.float64)
             for name, row in spec["weights"].items():
-                matrix[self.index[name]] = row
-            bias = np.asarray(spec["bias"], dtype=np.float64)
-            self.models[dim] = (classes, matrix, bias, matrix.mean(axis=1))
+                block[self.index[name]] = row
+            blocks.append(block)
+            centered.append(block - block.mean(axis=1, keepdims=True))
+            biases.append(np.asarray(spec["bias"], dtype=np.float64))
+            self.dims.append((dim, classes, col, col + len(classes)))
+            col += len(classes)
+        self.matrix = np.hstack(blocks)
+        self.centered = np.hstack(centered)
+        self.bias = np.concatenate(biases)
 
     def predict(
         self, text: str, extra: Iterable[str] = ()
     ) -> dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]]:
         """``{dimension: (value, reasons, probabilities)}``; reasons name the strongest features."""
         feats, where = self.featurizer(text, extra)
-        used = [(name, value) for name, value in feats.items() if name in self.index]
-        rows = np.fromiter((self.index[name] for name, _ in used), dtype=np.int64, count=len(used))
-        values = np.fromiter((value for _, value in used), dtype=np.float64, count=len(used))
+        index = self.index
+        names = [name for name in feats if name in index]
+        rows = np.fromiter((index[n] for n in names), dtype=np.int64, count=len(names))
+        values = np.fromiter((feats[n] for n in names), dtype=np.float64, count=len(names))
+        scores = (self.bias + values @ self.matrix[rows]).tolist()
+        best_cols = []
         out: dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]] = {}
-        for dim, (classes, matrix, bias, means) in self.models.items():
-            weights = matrix[rows]
-            scores = bias + values @ weights
-            best = int(np.argmax(scores))
-            exp = np.exp(scores - scores.max())
-            probs = {c: float(p) for c, p in zip(classes, exp / exp.sum(), strict=True)}
-            pushes = values * (weights[:, best] - means[rows])
-            reasons = []
-            for i in np.argsort(-pushes)[:3]:
-                if pushes[i] <= 0:
-                    break
-                name = used[int(i)][0]
-                reason: dict[str, Any] = {"feature": name, "weight": round(float(pushes[i]), 3)}
-                if name in where:
-                    reason["start"], reason["end"] = where[name]
-                reasons.append(reason)
-            out[dim] = (classes[best], reasons, probs)
+        for dim, classes, lo, hi in self.dims:
+            part = scores[lo:hi]
+            top = max(part)
+            exp = [math.exp(v - top) for v in part]
+            total = sum(exp)
+            best = part.index(top)
+            best_cols.append(lo + best)
+            out[dim] = (classes[best], [], {c: e / total for c, e in zip(classes, exp, strict=True)})
+        if names:
+            pushes = values[:, None] * self.centered[rows][:, best_cols]
+            order = np.argsort(-pushes, axis=0)[:3].T.tolist()
+            for (dim, _, _, _), ranked, column in zip(self.dims, order, pushes.T, strict=True):
+                reasons = out[dim][1]
+                for i in ranked:
+                    if column[i] <= 0:
+                        break
+                    name = names[i]
+                    reason: dict[str, Any] = {"feature": name, "weight": round(float(column[i]), 3)}
+                    if name in where:
+                        reason["start"], reason["end"] = where[name]
+                    reasons.append(reason)
         return out
 
 

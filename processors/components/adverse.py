@@ -18,7 +18,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from processors.components.crisis import _sentences
-from processors.cues import CueSet, load_yaml, normalise
+from processors.cues import Cue, CueSet, load_yaml, normalise
 from processors.extensions import DrugMention, doc_text, register_extensions
 
 __all__ = ["SUBJECTS", "AdverseEventFinder"]
@@ -56,9 +56,20 @@ class AdverseEventFinder:
             return []
         norm = normalise(text)
         sentences = _sentences(norm)
-        denied = [bool(self.no_event.find(norm[a:b])) for a, b in sentences]
-        linked = [bool(self.links.find(norm[a:b])) for a, b in sentences]
-        events = [(i, cue) for i, (a, b) in enumerate(sentences) for cue in self.events.find(norm[a:b])]
+
+        def sentence_of(pos: int) -> int:
+            return next((i for i, (a, b) in enumerate(sentences) if a <= pos < b), -1)
+
+        denied = [False] * len(sentences)
+        for cue in self.no_event.find(norm):
+            denied[sentence_of(cue.start)] = True
+        linked = [False] * len(sentences)
+        for cue in self.links.find(norm):
+            linked[sentence_of(cue.start)] = True
+        events = []
+        for cue in self.events.find(norm):
+            i = sentence_of(cue.start)
+            events.append((i, Cue(cue.rule, cue.start - sentences[i][0], cue.end - sentences[i][0])))
         found: list[dict[str, Any]] = []
         seen: set[tuple[str, int]] = set()
         for index, (a, b) in enumerate(sentences):

@@ -20,7 +20,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from processors.cues import CueSet, load_yaml, normalise
+from processors.cues import Cue, CueSet, load_yaml, normalise
 from processors.extensions import doc_text, register_extensions
 
 __all__ = ["LEVELS", "CrisisDetector", "assess_crisis"]
@@ -60,22 +60,27 @@ class CrisisDetector:
         for cues that counted, and ``{"rule", "ignored": <why>, ...}`` for cues switched off.
         """
         norm = normalise(text)
-        resolved = self.suppress.first("resolved", norm) is not None
+        cues = self.cues.find(norm)
+        if not cues:
+            return {"level": "none", "score": 0.0, "reasons": []}
+        # One pass over the whole post for cues and for context; sentences then group them.
+        context_all = self.suppress.find(norm)
+        resolved = any(c.rule == "resolved" for c in context_all)
         reasons: list[dict[str, Any]] = []
         best = "none"
         fired: dict[str, float] = {}
         for start, end in _sentences(norm):
-            sentence = norm[start:end]
-            cues = self.cues.find(sentence)
-            if not cues:
+            here = [c for c in cues if start <= c.start < end]
+            if not here:
                 continue
-            context = self.suppress.find(sentence)
-            for cue in cues:
+            sentence = norm[start:end]
+            context = [Cue(c.rule, c.start - start, c.end - start) for c in context_all if start <= c.start < end]
+            for cue in here:
                 level = self.levels[cue.rule]
-                why = self._excuse(sentence, cue.rule, cue.start, cue.end, context)
+                why = self._excuse(sentence, cue.rule, cue.start - start, cue.end - start, context)
                 if why is None and resolved and level != "critical":
                     why = "resolved"
-                reason = {"rule": cue.rule, "level": level, "start": start + cue.start, "end": start + cue.end}
+                reason = {"rule": cue.rule, "level": level, "start": cue.start, "end": cue.end}
                 if why:
                     reason["ignored"] = why
                 else:
