@@ -24,6 +24,7 @@ import orjson
 from processors.exceptions import InvalidPost
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_ID_CHARS",
     "MAX_MESSAGE_BYTES",
     "MAX_TEXT_CHARS",
@@ -34,6 +35,8 @@ __all__ = [
 
 MAX_ID_CHARS = 256
 MAX_TEXT_CHARS = 40_000
+#: Deepest nesting of objects and arrays accepted.
+MAX_DEPTH = 64
 #: Largest message accepted, in bytes. 40,000 characters of 4-byte UTF-8 plus metadata fit easily.
 MAX_MESSAGE_BYTES = 1_000_000
 
@@ -68,6 +71,14 @@ def decode_post(raw: bytes | bytearray | memoryview | str, *, max_bytes: int = M
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidPost("$", f"not valid JSON ({exc.msg} at char {exc.pos})", "not_json") from None
+    # orjson reads 1,024 levels of nesting but writes only 254: reject deep nesting here, named,
+    # rather than fail later when the enriched post is written.
+    if (
+        raw.count("[") + raw.count("{") if isinstance(raw, str) else bytes(raw).count(b"[") + bytes(raw).count(b"{")
+    ) > MAX_DEPTH:
+        depth = _depth(obj)
+        if depth > MAX_DEPTH:
+            raise InvalidPost("$", f"nested {depth} levels deep, more than the limit of {MAX_DEPTH}", "out_of_range")
     return validate_post(obj)
 
 
@@ -150,6 +161,21 @@ def _check_timestamp(value: Any) -> None:
         datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
         raise InvalidPost("created_at", "not a real date and time (RFC 3339)", "wrong_type") from None
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of decoded JSON, without recursion."""
+    deepest = 0
+    stack = [(obj, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in node)
+    return deepest
 
 
 def _type_name(value: Any) -> str:

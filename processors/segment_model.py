@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import itertools
 import math
 import re
 from collections import Counter
@@ -51,7 +52,7 @@ class Featurizer:
         where: dict[str, tuple[int, int]] = {}
         tokens = _TOKEN.findall(norm)
         counts.update("w:" + t for t in tokens)
-        counts.update(f"b:{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False))
+        counts.update(f"b:{a}_{b}" for a, b in itertools.pairwise(tokens))
         for cue in self.cues.find(norm):
             name = f"cue:{cue.rule}"
             counts[name] += 1

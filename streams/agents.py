@@ -93,7 +93,19 @@ class EnrichHandler:
                 self.metrics.record_dead_letter(result.code)
             else:
                 key = post_key(result).encode()
-                value = orjson.dumps(result)
+                try:
+                    value = orjson.dumps(result)
+                except (TypeError, orjson.JSONEncodeError):
+                    # Never lose a post to an encoding corner case: it goes to the DLQ, named.
+                    error = InvalidPost("$", "the enriched post could not be encoded as JSON", "enrichment_error")
+                    letter = DeadLetter.from_error(
+                        error, event.message.topic, event.message.partition, event.message.offset
+                    )
+                    await self.topics.dlq.send(
+                        key=event.key, value=event.value, headers=letter.to_headers(), force=True
+                    )
+                    self.metrics.record_dead_letter(error.code)
+                    continue
                 if result["crisis"]["level"] == "critical":
                     # The safety path goes first: a person in danger must reach a human fast.
                     await self.topics.crisis.send(key=key, value=value, force=True)

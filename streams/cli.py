@@ -103,6 +103,14 @@ def enrich(input_path: str, output_path: str, rejects_path: str | None) -> None:
             for chunk in _chunks(_numbered_lines(source), _CHUNK_LINES):
                 results = enricher.enrich_raw([line for _, line in chunk], max_bytes=settings.max_message_bytes)
                 for (number, line), result in zip(chunk, results, strict=True):
+                    encoded = None
+                    if not isinstance(result, InvalidPost):
+                        try:
+                            encoded = orjson.dumps(result)
+                        except (TypeError, orjson.JSONEncodeError):
+                            result = InvalidPost(
+                                "$", "the enriched post could not be encoded as JSON", "enrichment_error"
+                            )
                     if isinstance(result, InvalidPost):
                         rejected += 1
                         if rejects is not None:
@@ -111,7 +119,7 @@ def enrich(input_path: str, output_path: str, rejects_path: str | None) -> None:
                             rejects.write(orjson.dumps(row) + b"\n")
                     else:
                         ok += 1
-                        out.write(orjson.dumps(result) + b"\n")
+                        out.write(encoded + b"\n")
     except OSError as exc:
         raise VigilError(f"cannot read or write a file: {exc}") from exc
     finally:

@@ -50,11 +50,11 @@ _SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{cport}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}{extra_listeners}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}{extra_advertised}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT{extra_protocols}
 log.dirs={data}
 auto.create.topics.enable=false
 num.partitions=1
@@ -75,6 +75,13 @@ num.io.threads=4
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=4000
 """
+#: Appended when a SASL/SCRAM listener is asked for; the broker and controller keep PLAINTEXT.
+_SCRAM_PROPERTIES = """# SASL_PLAINTEXT listener with SCRAM-SHA-512 (users are created when the storage is formatted).
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+"""
+_SCRAM_VALUE = re.compile(r"^[A-Za-z0-9_.@-]+$")
 
 
 def cache_dir() -> Path:
@@ -230,12 +237,28 @@ class LocalKafka:
         data_dir: Holds ``server.properties``, ``broker.log``, ``broker.pid`` and the partitions under ``data/``
             (kept across restarts). Default ``${VIGIL_CACHE_DIR:-~/.cache/vigil}/kafka-data/<port>``.
         heap: JVM maximum heap (``-Xmx``), default ``"1g"``; the initial heap is 256 MiB.
+        sasl_scram: Also open a ``SASL_PLAINTEXT`` listener with SCRAM-SHA-512, for testing clients'
+            authentication: ``{"username": ..., "password": ..., "port": ...}`` (``port`` optional, a free
+            one by default; see :attr:`sasl_bootstrap`). The user is created when the data dir is first
+            formatted. The ``PLAINTEXT`` listener on ``port`` stays, for the broker itself and for probes.
     """
 
     def __init__(
-        self, port: int = 9092, controller_port: int = 9093, data_dir: str | Path | None = None, heap: str = "1g"
+        self,
+        port: int = 9092,
+        controller_port: int = 9093,
+        data_dir: str | Path | None = None,
+        heap: str = "1g",
+        sasl_scram: dict[str, str | int] | None = None,
     ) -> None:
         self.port, self.controller_port, self.heap = port, controller_port, heap
+        self.sasl_scram = dict(sasl_scram) if sasl_scram else None
+        self.sasl_port: int | None = None  #: Port of the SASL_PLAINTEXT listener, when there is one.
+        if self.sasl_scram is not None:
+            for name in ("username", "password"):
+                if not _SCRAM_VALUE.match(str(self.sasl_scram.get(name, ""))):
+                    raise ValueError(f"sasl_scram[{name!r}] must be non-empty letters, digits or '_.@-'")
+            self.sasl_port = int(self.sasl_scram.get("port") or free_port())
         self.data_dir = Path(data_dir) if data_dir else cache_dir() / "kafka-data" / str(port)
         self.log_path = self.data_dir / "broker.log"  #: The broker's stdout, stderr and log4j output.
         self.pidfile = self.data_dir / "broker.pid"  #: Written at start, removed at stop.
@@ -248,6 +271,11 @@ class LocalKafka:
     def bootstrap(self) -> str:
         """Bootstrap servers for clients, e.g. ``"127.0.0.1:9092"``."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str | None:
+        """Bootstrap servers of the SASL_PLAINTEXT/SCRAM-SHA-512 listener (``None`` without ``sasl_scram``)."""
+        return None if self.sasl_port is None else f"127.0.0.1:{self.sasl_port}"
 
     @property
     def pid(self) -> int | None:
@@ -280,7 +308,17 @@ class LocalKafka:
     def _prepare(self, libs: Path) -> None:
         """Write the configs and, on first use of the data dir, format the storage with a random cluster id."""
         (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
-        text = _SERVER_PROPERTIES.format(port=self.port, cport=self.controller_port, data=self.data_dir / "data")
+        sasl = f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}" if self.sasl_port is not None else ""
+        text = _SERVER_PROPERTIES.format(
+            port=self.port,
+            cport=self.controller_port,
+            data=self.data_dir / "data",
+            extra_listeners=f",{sasl}" if sasl else "",
+            extra_advertised=f",{sasl}" if sasl else "",
+            extra_protocols=",SASL_PLAINTEXT:SASL_PLAINTEXT" if sasl else "",
+        )
+        if sasl:
+            text += _SCRAM_PROPERTIES
         self._properties.write_text(text, encoding="utf-8")
         (self.data_dir / "log4j2.properties").write_text(_resource("log4j2.properties"), encoding="utf-8")
         if (self.data_dir / "data" / "meta.properties").exists():
@@ -297,6 +335,9 @@ class LocalKafka:
             str(self._properties),
             "--ignore-formatted",
         )
+        if self.sasl_scram is not None:
+            user, password = self.sasl_scram["username"], self.sasl_scram["password"]
+            cmd += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise KafkaRuntimeError(
@@ -323,7 +364,7 @@ class LocalKafka:
             )
         find_java()  # before the jar fetch: a missing Java is the more basic problem
         libs = ensure_jars()
-        for port in (self.port, self.controller_port):
+        for port in (self.port, self.controller_port, *([self.sasl_port] if self.sasl_port is not None else [])):
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     raise KafkaRuntimeError(
