@@ -6,7 +6,8 @@ Posts are built from the dev set and the demo's sample stream: texts are joined 
 about ``--words`` words, then wrapped as full post JSON (author, engagement, ...). Both rows see the
 same posts in the same process, each measured ``--rounds`` times (best kept), so machine noise
 largely cancels in the ratio. The enrichment row is what ``vigil enrich`` does per line: decode and
-validate JSON, run the pipeline, pseudonymise, build the output and serialise it.
+validate JSON, run the pipeline, pseudonymise, build the output and serialise it. The drugs-only row
+is the same with the listening components (crisis, segments, adverse events) switched off.
 """
 
 from __future__ import annotations
@@ -101,10 +102,13 @@ def main() -> None:
             raise SystemExit(f"{rejected} benchmark posts were rejected: the pipeline is broken")
         return elapsed
 
-    tok_best = enrich_best = float("inf")
+    listening = ("vigil_crisis", "vigil_segments", "vigil_adverse_events")
+    tok_best = enrich_best = drugs_best = float("inf")
     for _ in range(args.rounds):
         tok_best = min(tok_best, run_tokenizer())
         enrich_best = min(enrich_best, run_enrich())
+        with nlp.select_pipes(disable=list(listening)):
+            drugs_best = min(drugs_best, run_enrich())
     tok_rate = len(texts) / tok_best
     enrich_rate = len(lines) / enrich_best
     print(
@@ -115,7 +119,10 @@ def main() -> None:
     )
     print(f"{'row':<40}{'posts/s':>12}")
     print(f"{'bare spaCy tokenizer (blank en)':<40}{tok_rate:>12,.0f}")
+    drugs_rate = len(lines) / drugs_best
+    print(f"{'drug mentions only (listening off)':<40}{drugs_rate:>12,.0f}")
     print(f"{'vigil enrich (decode+pipeline+encode)':<40}{enrich_rate:>12,.0f}")
+    print(f"{'ratio drugs-only / tokenizer':<40}{drugs_rate / tok_rate:>12.2f}")
     print(f"{'ratio enrich / tokenizer':<40}{enrich_rate / tok_rate:>12.2f}")
 
 

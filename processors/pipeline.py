@@ -167,16 +167,8 @@ class Enricher:
                 "text", f"the enrichment pipeline failed on this post ({type(exc).__name__})", "enrichment_error"
             )
 
-    def _output(self, post: dict[str, Any], doc: Doc, stamp: str) -> dict[str, Any]:
-        out = dict(post)
-        author = post.get("author")
-        if author is not None:
-            author = copy.copy(author)
-            author.pop("handle", None)
-            if author.get("id") is not None:
-                author["id"] = self.pseudonymize(author["id"])
-            out["author"] = author
-        out["drugs"] = drug_mentions(doc, post["text"])
+    def _listening(self, out: dict[str, Any], post: dict[str, Any], doc: Doc) -> None:
+        """Listening-layer fields: segments (with author type), crisis, adverse events, reach."""
         kind, kind_reasons = author_type(post.get("author"), self.thresholds)
         segments = dict(doc._.segments)
         reasons = dict(segments.pop("reasons"))
@@ -190,6 +182,19 @@ class Enricher:
         out["crisis"] = doc._.crisis
         out["adverse_events"] = doc._.adverse_events
         out["observer_reach"] = observer_reach(post.get("engagement"))
+
+    def _output(self, post: dict[str, Any], doc: Doc, stamp: str) -> dict[str, Any]:
+        out = dict(post)
+        author = post.get("author")
+        if author is not None:
+            author = copy.copy(author)
+            author.pop("handle", None)
+            if author.get("id") is not None:
+                author["id"] = self.pseudonymize(author["id"])
+            out["author"] = author
+        out["drugs"] = drug_mentions(doc, post["text"])
+        if doc._.segments is not None:  # the listening components ran (they can be disabled)
+            self._listening(out, post, doc)
         out["enriched_at"] = stamp
         out["pipeline_version"] = PIPELINE_VERSION
         return out
