@@ -7,6 +7,7 @@ to ``vigil.posts.dlq`` with its original bytes and the reason in headers; the wo
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ from streams.metrics import VigilMetrics
 from streams.models import DeadLetter
 from streams.settings import Settings
 from streams.tables import Aggregates
+
+log = logging.getLogger(__name__)
 
 __all__ = ["EnrichHandler", "WorkerTopics", "adverse_event_reports", "build_worker"]
 
@@ -117,7 +120,13 @@ class EnrichHandler:
                 self.metrics.record_post(result)
                 enriched.append((event, result))
         if self.aggregates is not None and stream is not None:
-            self.aggregates.update(stream, enriched)
+            try:
+                self.aggregates.update(stream, enriched)
+            except Exception as exc:
+                # The posts are already published; a table that cannot take the update (e.g. its
+                # changelog not yet visible) is logged and counted, not allowed to halt the agent.
+                log.error("windowed tables skipped a batch of %d posts: %s", len(enriched), type(exc).__name__)
+                self.metrics.table_errors.inc()
         now = time.time()
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         self.metrics.batch_size.observe(len(events))

@@ -118,6 +118,11 @@ class VigilMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
             registry=registry,
         )
+        self.table_errors = Counter(
+            "vigil_table_update_errors_total",
+            "Batches the windowed tables could not count (posts were still published).",
+            registry=registry,
+        )
         self.last_processed = Gauge(
             "vigil_last_processed_timestamp_seconds", "Unix time the last batch was processed.", registry=registry
         )

@@ -28,9 +28,15 @@ import faust
 from processors.aggregation import join_key, segment_keys, split_key, thread_key
 from streams.metrics import VigilMetrics
 
-__all__ = ["Aggregates"]
+__all__ = ["TABLES", "Aggregates"]
 
 _EXPIRES = timedelta(hours=3)
+#: (table name, changelog retention in seconds): the window plus how long closed windows are kept.
+TABLES = [
+    ("vigil-segments-1m", 60 + 3 * 3600),
+    ("vigil-segments-10m", 600 + 3 * 3600),
+    ("vigil-thread-crisis-1h", 3600 + 3 * 3600),
+]
 
 
 class Aggregates:
@@ -58,7 +64,7 @@ class Aggregates:
             message = event.message
             minute = int(message.timestamp // 60)
             for key in segment_keys(post, self.metrics.drug_label, self.metrics.platform_label):
-                slot = segments[(message.partition, minute, join_key(str(message.partition), key))]
+                slot = segments[(message.partition, minute, join_key(str(message.partition), *split_key(key)))]
                 slot[0], slot[1] = event, slot[1] + 1
             level = (post.get("crisis") or {}).get("level", "none")
             slot = threads[(message.partition, minute, join_key(thread_key(post), level))]
@@ -92,7 +98,10 @@ def _iso(ts: float) -> str:
 def _segments(wrapper: Any) -> list[dict[str, Any]]:
     totals: dict[tuple[float, float, str, str, str, str], int] = defaultdict(int)
     for key, start, end, value in _windows(wrapper):
-        _, drug, stage, audience, platform = split_key(key)
+        parts = split_key(key)
+        if len(parts) != 5:
+            raise ValueError(f"unexpected segment table key {key!r}")
+        _, drug, stage, audience, platform = parts
         totals[(start, end, drug, stage, audience, platform)] += value
     return [
         {

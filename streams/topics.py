@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -71,6 +72,46 @@ def partition_count(settings: Settings, topic: str = POSTS) -> int | None:
         return len(described[0]["partitions"] or ()) or None if described else None
     except KafkaError:
         return None
+    finally:
+        admin.close()
+
+
+def ensure_changelogs(settings: Settings, app_id: str, tables: list[tuple[str, int]], partitions: int) -> None:
+    """Create the worker's table changelog topics before Faust starts, and wait until they show.
+
+    Faust declares them itself, but a batch can arrive before the new topic's metadata reaches the
+    consumer, and Faust then refuses the update (changelog "has 0 partitions"). Made here first,
+    they are known from the first fetch.
+
+    Args:
+        settings: Broker connection.
+        app_id: Faust app id (changelogs are ``<app id>-<table>-changelog``).
+        tables: ``(table name, retention in seconds)`` per windowed table.
+        partitions: Partitions of the source topic.
+    """
+    try:
+        admin = KafkaAdminClient(**kafka_python_config(settings), client_id="vigil-admin")
+    except KafkaError as exc:
+        raise KafkaRuntimeError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc})") from exc
+    try:
+        names = [f"{app_id}-{table}-changelog" for table, _ in tables]
+        existing = set(admin.list_topics())
+        for (_table, retention), name in zip(tables, names, strict=True):
+            if name in existing:
+                continue
+            config = {"cleanup.policy": "compact,delete", "retention.ms": str(retention * 1000)}
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(
+                    [NewTopic(name, partitions, settings.replication_factor, topic_configs=config)], timeout_ms=30_000
+                )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            described = admin.describe_topics(names)
+            if all(len(d["partitions"] or ()) == partitions for d in described):
+                return
+            time.sleep(0.2)
+    except KafkaError as exc:
+        raise KafkaRuntimeError(f"creating table changelogs on {settings.kafka_bootstrap} failed: {exc}") from exc
     finally:
         admin.close()
 

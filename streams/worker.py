@@ -10,7 +10,8 @@ import faust
 from streams.agents import build_worker
 from streams.exceptions import ConfigError
 from streams.settings import Settings
-from streams.topics import POSTS, partition_count
+from streams.tables import TABLES
+from streams.topics import POSTS, ensure_changelogs, partition_count
 
 __all__ = ["run_notifier", "run_worker"]
 
@@ -28,6 +29,8 @@ def run_worker(settings: Settings) -> None:
     partitions = partition_count(settings, POSTS)
     if partitions is not None and partitions != settings.partitions:
         settings = settings.model_copy(update={"partitions": partitions})
+    if settings.aggregates:
+        ensure_changelogs(settings, settings.app_id, TABLES, settings.partitions)
     _run(build_worker(settings), settings)
 
 
