@@ -50,8 +50,12 @@ def _run(app: faust.App, settings: Settings) -> None:
     # record (with the message key and value) for every post: wasted time, and post text one
     # handler away from a log file. No spinner, and the root logger stays at Vigil's level.
     worker.spinner = None
-    logging.getLogger().setLevel(settings.log_level.upper())
-    logging.getLogger("faust").setLevel(settings.log_level.upper())
+    level = getattr(logging, settings.log_level.upper())
+    logging.getLogger().setLevel(level)
+    # At DEBUG, Faust's and aiokafka's own loggers print message keys and values (post text).
+    # They never go below INFO; Vigil's and the rest of the stack's debug output still shows.
+    for name in ("faust", "aiokafka", "kafka"):
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
     worker.execute_from_commandline()
 
 
