@@ -351,6 +351,12 @@ def pipeline() -> dict[str, Any]:
             unit=PER_S,
         ),
         timeseries(
+            "Table update errors",
+            "Batches the windowed tables could not count (the posts were still published); should stay 0.",
+            [target(rate("vigil_table_update_errors_total"), "batches")],
+            unit=PER_S,
+        ),
+        timeseries(
             "Crisis notifications by outcome",
             "Per-post critical alerts sent to Alertmanager per second; `failed` attempts are retried.",
             [target(rate("vigil_crisis_notifications_total", "outcome"), "{{outcome}}")],
