@@ -264,6 +264,7 @@ def _kill_and_resume(
     first.kill()
     at_kill = len(outputs.enriched)
     outputs.settle(quiet=2.0)  # what the killed worker had sent (committed, under exactly-once)
+    before_restart = set(outputs.enriched) | {f"dlq:{k}" for k in outputs.dead}
     assert at_kill < valid, f"the first worker finished all {valid} posts before the kill: raise the count"
 
     second = worker_factory(app_id=app_id, data_dir=data_dir, **settings)
@@ -271,7 +272,13 @@ def _kill_and_resume(
     outputs.settle()
     figures = outputs.figures(scenario, valid, bad, started)
     figures.peak_rss_mb = round(peak_rss_mb(second.proc.pid), 1)
+    repeated = [k for k, n in outputs.enriched.items() if n > 1] + [
+        f"dlq:{k}" for k, n in outputs.dead.items() if n > 1
+    ]
     figures.notes |= {
+        # A copy from the killed worker sent again by the new one, or both copies from the new one.
+        "duplicated_across_the_kill": sum(k in before_restart for k in repeated),
+        "duplicated_after_restart_only": sum(k not in before_restart for k in repeated),
         "enriched_before_kill": at_kill,
         "guarantee": settings.get("processing_guarantee", "at_least_once"),
     }
@@ -280,7 +287,7 @@ def _kill_and_resume(
     return figures
 
 
-SIZES = [KILL_POSTS, pytest.param(KILL_POSTS_SOAK, marks=pytest.mark.soak)]
+SIZES = [KILL_POSTS, pytest.param(KILL_POSTS_SOAK, marks=[pytest.mark.soak, pytest.mark.timeout(1800)])]
 SIZE_IDS = ["5k", "20k"]
 
 
@@ -388,6 +395,7 @@ def test_worker_resumes_after_a_broker_restart(
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(2400)
 def test_a_100k_burst_keeps_worker_memory_bounded(
     kafka: str,
     worker_factory: Callable[..., Any],
