@@ -17,7 +17,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,35 +93,66 @@ class SegmentModel:
         self, text: str, extra: Iterable[str] = ()
     ) -> dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]]:
         """``{dimension: (value, reasons, probabilities)}``; reasons name the strongest features."""
-        feats, where = self.featurizer(text, extra)
+        return self.predict_batch([(text, extra)])[0]
+
+    def predict_batch(
+        self, items: Sequence[tuple[str, Iterable[str]]]
+    ) -> list[dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]]]:
+        """:meth:`predict` for many ``(text, extra features)`` at once.
+
+        Featurising is per post; the scoring, the softmax and the ranking of reasons are a few
+        numpy calls for the whole batch (a post's features are a run of rows in one array).
+        """
         index = self.index
-        names = [name for name in feats if name in index]
-        rows = np.fromiter((index[n] for n in names), dtype=np.int64, count=len(names))
-        values = np.fromiter((feats[n] for n in names), dtype=np.float64, count=len(names))
-        scores = (self.bias + values @ self.matrix[rows]).tolist()
-        best_cols = []
-        out: dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]] = {}
+        rows_list: list[int] = []
+        values_list: list[float] = []
+        names_per_post: list[list[str]] = []
+        wheres: list[dict[str, tuple[int, int]]] = []
+        offsets = [0]
+        for text, extra in items:
+            feats, where = self.featurizer(text, extra)
+            names = [name for name in feats if name in index]
+            rows_list += [index[name] for name in names]
+            values_list += [feats[name] for name in names]
+            names_per_post.append(names)
+            wheres.append(where)
+            offsets.append(len(rows_list))
+        n = len(items)
+        rows = np.asarray(rows_list, dtype=np.int64)
+        values = np.asarray(values_list, dtype=np.float64)
+        counts = np.diff(np.asarray(offsets))
+        owner = np.repeat(np.arange(n), counts)
+        scores = np.tile(self.bias, (n, 1))
+        if len(rows):
+            filled = counts > 0
+            starts = np.asarray(offsets[:-1])[filled]
+            scores[filled] += np.add.reduceat(values[:, None] * self.matrix[rows], starts, axis=0)
+        out: list[dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]]] = [{} for _ in range(n)]
+        centered = self.centered[rows] if len(rows) else None
         for dim, classes, lo, hi in self.dims:
-            part = scores[lo:hi]
-            top = max(part)
-            exp = [math.exp(v - top) for v in part]
-            total = sum(exp)
-            best = part.index(top)
-            best_cols.append(lo + best)
-            out[dim] = (classes[best], [], {c: e / total for c, e in zip(classes, exp, strict=True)})
-        if names:
-            pushes = values[:, None] * self.centered[rows][:, best_cols]
-            order = np.argsort(-pushes, axis=0)[:3].T.tolist()
-            for (dim, _, _, _), ranked, column in zip(self.dims, order, pushes.T, strict=True):
-                reasons = out[dim][1]
-                for i in ranked:
-                    if column[i] <= 0:
+            part = scores[:, lo:hi]
+            best = part.argmax(axis=1)
+            exp = np.exp(part - part.max(axis=1, keepdims=True))
+            probs = (exp / exp.sum(axis=1, keepdims=True)).tolist()
+            ranked: list[int] = []
+            pushes: list[float] = []
+            if centered is not None:
+                # How hard each feature pushed its post towards the chosen value, best first per post.
+                push = values * centered[np.arange(len(rows)), lo + best[owner]]
+                order = np.lexsort((-push, owner))
+                ranked = order.tolist()
+                pushes = push.tolist()
+            for i, value in enumerate(best.tolist()):
+                reasons: list[dict[str, Any]] = []
+                for j in ranked[offsets[i] : min(offsets[i] + 3, offsets[i + 1])]:
+                    if pushes[j] <= 0:
                         break
-                    name = names[i]
-                    reason: dict[str, Any] = {"feature": name, "weight": round(float(column[i]), 3)}
-                    if name in where:
-                        reason["start"], reason["end"] = where[name]
+                    name = names_per_post[i][j - offsets[i]]
+                    reason: dict[str, Any] = {"feature": name, "weight": round(pushes[j], 3)}
+                    if name in wheres[i]:
+                        reason["start"], reason["end"] = wheres[i][name]
                     reasons.append(reason)
+                out[i][dim] = (classes[value], reasons, dict(zip(classes, probs[i], strict=True)))
         return out
 
 
