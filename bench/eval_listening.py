@@ -20,13 +20,13 @@ from processors import Enricher, Pseudonymizer, build_nlp
 
 HERE = Path(__file__).resolve().parent
 SPLITS = {
-    "dev": ["listening_dev.jsonl", "listening_dev2.jsonl", "listening_dev3.jsonl"],
-    "dev1": ["listening_dev.jsonl"],
-    "dev2": ["listening_dev2.jsonl"],
-    "dev3": ["listening_dev3.jsonl"],
+    "dev": [f"listening_dev{n}.jsonl" for n in ("", "2", "3", "4", "5")],
+    **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 6)},
     "holdout": ["listening_holdout.jsonl"],
+    "holdout2": ["listening_holdout2.jsonl"],
 }
-SPLITS["all"] = SPLITS["dev"] + SPLITS["holdout"]
+SPLITS["unseen"] = SPLITS["holdout"] + SPLITS["holdout2"]
+SPLITS["all"] = SPLITS["dev"] + SPLITS["unseen"]
 DIMENSIONS = ("audience", "behaviour", "stage", "author_type", "crisis")
 
 
@@ -151,7 +151,7 @@ def main() -> None:
     rows = load("all")
     outs = predict(rows)
     by_id = dict(zip([r["id"] for r in rows], outs, strict=True))
-    for split in [args.split] if args.split else ["dev", "holdout", "all"]:
+    for split in [args.split] if args.split else ["dev", "holdout", "holdout2", "unseen"]:
         subset = load(split)
         if not subset:
             continue
