@@ -1,0 +1,384 @@
+"""Crisis assessment: who needs a human now, and why.
+
+Spec (issue): critical = danger to life now for the author or the person they care for (suicidal
+ideation or self-harm intent, overdose, anaphylaxis / can't breathe, seizures now, no insulin with
+a failing meter or vomiting). high = cannot get or afford medication now, rationing, running out
+within days, a severe reaction or sudden behaviour change on a drug now. watch = distress without
+immediate risk. The past, gratitude, negation, general questions, quotes of others and idioms must
+not raise a post above watch. Every level above none carries at least one reason whose character
+offsets point at the words that set it.
+
+Each case runs twice: on full enrichment (``Enricher.enrich`` output's ``crisis``, rules plus the
+segment model) and on the rules alone (``assess_crisis``). Cases the system still gets wrong are
+kept as strict xfails, per layer, so the rules can be improved against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from processors import Enricher
+from processors.components.crisis import assess_crisis
+
+LAYERS = ("enrich", "rules")
+
+
+def assess(enricher: Enricher, layer: str, text: str) -> dict[str, Any]:
+    if layer == "rules":
+        return assess_crisis(text)
+    [out] = list(enricher.enrich([{"id": "t3_crisis", "text": text}]))
+    return dict(out["crisis"])
+
+
+def case(
+    text: str,
+    *cues: str,
+    bug: str | None = None,
+    rules_bug: str | None = None,
+    enrich_bug: str | None = None,
+) -> list[Any]:
+    """One spec case as a param per layer; ``bug`` applies to both layers."""
+    params = []
+    for layer in LAYERS:
+        why = bug or (rules_bug if layer == "rules" else enrich_bug)
+        marks = [pytest.mark.xfail(strict=True, reason=f"{layer}: {why}")] if why else []
+        params.append(pytest.param(layer, text, cues, id=f"{layer}: {text}", marks=marks))
+    return params
+
+
+def flatten(groups: list[list[Any]]) -> list[Any]:
+    return [param for group in groups for param in group]
+
+
+def counted_reasons_at(result: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """Reasons that set the result's level and carry usable character offsets into ``text``."""
+    out = []
+    for reason in result["reasons"]:
+        if reason.get("ignored") or reason.get("level") != result["level"]:
+            continue
+        start, end = reason.get("start"), reason.get("end")
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+            out.append(reason)
+    return out
+
+
+def assert_points_at(result: dict[str, Any], text: str, cues: tuple[str, ...]) -> None:
+    """Some reason at the result's level has offsets on one of ``cues`` (the words that set it)."""
+    reasons = counted_reasons_at(result, text)
+    assert reasons, f"level {result['level']} has no reason with offsets: {result['reasons']}"
+    if not cues:
+        return
+    lowered = text.lower()
+    spans = []
+    for cue in cues:
+        at = lowered.find(cue.lower())
+        assert at >= 0, f"test bug: cue {cue!r} not in {text!r}"
+        spans.append((at, at + len(cue)))
+    hits = [r for r in reasons if any(r["start"] < b and a < r["end"] for a, b in spans)]
+    assert hits, f"no reason points at {cues}: {[text[r['start'] : r['end']] for r in reasons]}"
+
+
+# --- critical: danger to life now -----------------------------------------------------------------
+
+CRITICAL = flatten(
+    [
+        case(
+            "i cant do this anymore. been saving up my seroquel for weeks and tonight is the night",
+            "saving up my seroquel",
+            "tonight is the night",
+            "cant do this anymore",
+        ),
+        case(
+            "my son (16) just told me he wants to kill himself. he's been cutting again and i dont know what to do",
+            "wants to kill himself",
+            "cutting again",
+        ),
+        case(
+            "wife took the whole bottle of her trazodone about 20 min ago, shes really drowsy, "
+            "im on the phone with poison control",
+            "took the whole bottle",
+            "poison control",
+        ),
+        case(
+            "used my sons epipen 10 mins ago after he ate a cashew and his lips are still swelling, hes wheezing",
+            "used my sons epipen",
+            "lips are still swelling",
+            "wheezing",
+        ),
+        case(
+            "throat feels tight and my tongue is swelling after the first amoxicillin dose, is this normal??",
+            "throat feels tight",
+            "tongue is swelling",
+        ),
+        case(
+            "my daughter is seizing rn, it's been 6 minutes and the nayzilam isnt working",
+            "is seizing",
+            "nayzilam isnt working",
+        ),
+        case(
+            "no insulin since tuesday, been throwing up all night and my meter just says HI",
+            "no insulin",
+            "throwing up",
+            "says HI",
+        ),
+        case(
+            "my husband ran out of insulin 2 days ago and now he's puking and his ketones are large",
+            "ran out of insulin",
+            "puking",
+            "ketones are large",
+        ),
+        case(
+            "cant breathe properly, my lips are going blue and my inhaler isnt doing anything",
+            "cant breathe",
+            "going blue",
+        ),
+        case(
+            "I don't want to be here anymore. everyone would be better off without me",
+            "want to be here",
+            "better off without me",
+        ),
+        case("im gonna end it tonight, already wrote the letters", "end it tonight", "wrote the letters"),
+        case("mom took like 30 of her ambien and she wont wake up", "took like 30", "wont wake up"),
+        case("my kid hasn't stopped convulsing, ambulance is on the way", "convulsing", "ambulance is on the way"),
+        case(
+            "i feel so sucidal lately and i have a plan",
+            "sucidal",
+            "have a plan",
+            bug="the misspelling 'sucidal' is not recognised (and 'i have a plan' is no cue)",
+        ),
+        case("wanna kms fr, so tired of being everyone's burden", "kms", "burden"),
+        case("my bf od'd on his xanax and hes barely breathing", "od'd", "barely breathing"),
+        case("sons bs is 35 and he's slurring, cant get him to swallow juice", "bs is 35", "slurring"),
+        case("I keep thinking about not waking up tomorrow", "thinking about not waking up"),
+        case(
+            "my daughter keeps saying she wants to hurt herself since she started Accutane",
+            "wants to hurt herself",
+        ),
+        # The past in one sentence does not switch off the present in the next.
+        case("Two years ago I overdosed. Tonight I took the whole bottle again.", "took the whole bottle"),
+        # A general question does not hide an emergency described after it.
+        case(
+            "what are the symptoms of DKA? my son's meter says HI and he keeps vomiting",
+            "meter says HI",
+            "vomiting",
+        ),
+    ]
+)
+
+# --- high: cannot get, afford or keep taking medication; severe reaction or change on a drug now ---
+
+HIGH = flatten(
+    [
+        case("cant afford my insulin this month so im rationing till payday", "cant afford my insulin", "rationing"),
+        case(
+            "pharmacy is out of vyvanse again, my son has been without it for 3 days",
+            "out of vyvanse",
+            "without it for 3 days",
+        ),
+        case(
+            "only 2 pens of Ozempic left and insurance denied the refill", "2 pens of Ozempic left", "insurance denied"
+        ),
+        case("been cutting my lamictal in half to make it last until the 15th", "cutting my lamictal in half"),
+        case(
+            "down to my last vial of Humalog and the script wont be filled until next week",
+            "last vial",
+            "wont be filled",
+        ),
+        case(
+            "since they upped his Keppra he's been so aggressive, punched a hole in the wall. this is not him",
+            "so aggressive",
+            "this is not him",
+        ),
+        case(
+            "broke out in hives all over after my second dose of Bactrim, itching like crazy",
+            "hives all over",
+            enrich_bug="the segment model alone raises it to critical (p_critical just over 0.3), with no offsets",
+        ),
+        case(
+            "insurance wont cover my Trulicity anymore and I cant afford it, what do I do",
+            "wont cover",
+            "cant afford",
+        ),
+        case(
+            "ran out of my Effexor 2 days ago, brain zaps and dizzy as hell, doc cant see me till next week",
+            "ran out of my Effexor",
+        ),
+        case("CVS says the Adderall is on backorder and my daughter has 2 pills left", "backorder", "2 pills left"),
+        case(
+            "my dad started prednisone last week and now he's hallucinating, seeing bugs on the walls",
+            "hallucinating",
+            "seeing bugs",
+            rules_bug="no behaviour-change cue: 'hallucinating' counts only right after 'since starting'",
+            enrich_bug="rules find nothing and the model alone calls it critical, with no offsets",
+        ),
+        case(
+            "been skipping doses of my Eliquis to stretch it until my next paycheck",
+            "skipping doses",
+            "stretch it",
+        ),
+        case("my pharmacy refused to fill my Xanax and im down to my last pill", "refused to fill", "last pill"),
+        case("Ran outta albuterol and cant get a refill til monday", "Ran outta albuterol", "cant get a refill"),
+        case(
+            "my 14 yo on Singulair has been screaming and throwing things since starting it, not herself at all",
+            "screaming",
+            "throwing things",
+            "not herself",
+        ),
+        case(
+            "my husband on Abilify hasnt slept in 3 nights and he spent the rent money",
+            "hasnt slept in 3 nights",
+            "spent the rent",
+        ),
+    ]
+)
+
+# --- watch: distress without immediate risk --------------------------------------------------------
+
+WATCH = flatten(
+    [
+        case("so overwhelmed since the diagnosis, I cried in the car after the appointment", "overwhelmed", "cried"),
+        case("I'm terrified of starting methotrexate next week", "terrified"),
+        case("exhausted and hopeless, this flare has lasted 3 months", "exhausted", "hopeless"),
+        case("I can't cope with these injections, I hate this disease", "can't cope", "hate this disease"),
+        case("feeling so alone in this, nobody in my family gets what lupus is like", "alone in this", "nobody"),
+    ]
+)
+
+# --- traps: none, or watch at most -----------------------------------------------------------------
+
+PAST = [
+    case("two years ago I ended up in the ER with DKA after rationing my insulin"),
+    case("I used to self harm as a teen but I'm 6 years clean now"),
+    case("I survived an overdose in 2019 and now I volunteer with NAMI"),
+    case("the insulin shortage last year was scary but we got through it"),
+    case("When I was 19 I took a whole bottle of Tylenol. 15 years later I'm an ER nurse"),
+    case("back in 2016 my son had a seizure that wouldn't stop and we called 911"),
+    case("my sister's kid had anaphylaxis at school last spring, she's fine now"),
+]
+GRATITUDE = [
+    case("lithium saved my life, 10 years stable now"),
+    case("Rinvoq literally saved my life. 3 years in remission"),
+    case("Narcan saved my brother's life, forever grateful to that paramedic"),
+    case("No side effects at all on Zoloft, honestly a lifesaver"),
+]
+NEGATED = [
+    case(
+        "I'm not suicidal, just really fed up with this flare",
+        enrich_bug="the segment model alone raises it to watch, with no reason pointing at any words",
+    ),
+    case("Don't worry, I'm not going to hurt myself. just venting about my GI"),
+    case("never had to ration my insulin thank god, good insurance"),
+    case("Not out of insulin yet but getting close-ish, refill is in 3 weeks"),
+]
+GENERAL_QUESTIONS = [
+    case("What are the signs of anaphylaxis in toddlers?"),
+    case("what happens if you take too much Tylenol?"),
+    case("What should you do if someone overdoses on opioids? want to be prepared"),
+    case("Has anyone ever had a seizure from Wellbutrin? asking before I start it"),
+    case("anyone know if you can cut Adderall XR in half? asking for future reference"),
+]
+QUOTES = [
+    case("my therapist asked if I'd had thoughts of suicide and honestly the answer was no"),
+    case('the lady in the Ozempic ad goes "I can\'t breathe without my inhaler" and I lost it'),
+    case('my doctor said "if your throat ever feels tight, use the epipen and call 911"'),
+    case("My nurse asks whether I've had thoughts of self-harm at every single visit"),
+    case('My 5yo screams "I\'m gonna die" every time she gets her allergy shot lol'),
+]
+IDIOMS = [
+    case("dying to know if anyone has tried Rinvoq for UC"),
+    case("this commercial makes me want to die lol"),
+    case(
+        "I'm dead tired after my infusion today but it went fine",
+        enrich_bug="the segment model alone raises it to watch, with no reason pointing at any words",
+    ),
+    case("this heat wave is going to be the death of me"),
+    case("I'd kill for a burrito rn, day 3 on Ozempic and the food noise is back"),
+    case("the Humira price hike is killing me lmao"),
+    case(
+        "I'm running out of spoons today, the fatigue is brutal",
+        bug="'running out of <any word>' counts as running out of medication (spoon theory idiom)",
+    ),
+    case(
+        "ran out of patience with my insurance company lol",
+        bug="'ran out of <any word>' counts as running out of medication",
+    ),
+    case(
+        "I literally can't breathe 😂😂 this thread is too much",
+        bug="medical-emergency cues are never excused by laughter or idiom (deliberate safety choice)",
+    ),
+    case(
+        "ugh I'm going to die 😂 this meeting will not end",
+        bug="emoji laughter markers never match: the idiom pattern is wrapped in \\b, which fails around an emoji",
+    ),
+]
+NOT_THE_AUTHOR = [
+    case("read an article about a man in Minnesota who died rationing insulin. this is why we fight #insulin4all"),
+    case("these insulin prices are criminal, people are dying because of rationing"),
+    case(
+        "Our helpline is open until 8pm tonight for anyone affected by the insulin shortage",
+        bug="'shortage' in an organisation's announcement counts as the author unable to get medication",
+    ),
+]
+TRAPS = flatten(PAST + GRATITUDE + NEGATED + GENERAL_QUESTIONS + QUOTES + IDIOMS + NOT_THE_AUTHOR)
+
+ARGS = ("layer", "text", "cues")
+
+
+@pytest.mark.parametrize(ARGS, CRITICAL)
+def test_critical(enricher: Enricher, layer: str, text: str, cues: tuple[str, ...]) -> None:
+    result = assess(enricher, layer, text)
+    assert result["level"] == "critical", result
+    assert_points_at(result, text, cues)
+
+
+@pytest.mark.parametrize(ARGS, HIGH)
+def test_high(enricher: Enricher, layer: str, text: str, cues: tuple[str, ...]) -> None:
+    result = assess(enricher, layer, text)
+    assert result["level"] == "high", result
+    assert_points_at(result, text, cues)
+
+
+@pytest.mark.parametrize(ARGS, WATCH)
+def test_watch(enricher: Enricher, layer: str, text: str, cues: tuple[str, ...]) -> None:
+    result = assess(enricher, layer, text)
+    assert result["level"] == "watch", result
+    assert_points_at(result, text, cues)
+
+
+@pytest.mark.parametrize(ARGS, TRAPS)
+def test_trap_stays_at_watch_or_below(enricher: Enricher, layer: str, text: str, cues: tuple[str, ...]) -> None:
+    result = assess(enricher, layer, text)
+    assert result["level"] in ("none", "watch"), result
+    if result["level"] == "watch":
+        assert_points_at(result, text, cues)
+
+
+# --- shape ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_assessment_has_level_score_and_reasons(enricher: Enricher, layer: str) -> None:
+    for text in ("my kid hasn't stopped convulsing", "lithium saved my life", "Week 3 on Mounjaro"):
+        result = assess(enricher, layer, text)
+        assert set(result) == {"level", "score", "reasons"}
+        assert result["level"] in ("none", "watch", "high", "critical")
+        assert 0.0 <= result["score"] <= 1.0
+        assert isinstance(result["reasons"], list)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_post_without_any_cue_is_none(enricher: Enricher, layer: str) -> None:
+    result = assess(enricher, layer, "Week 3 on Mounjaro and down 8 lbs, feeling good")
+    assert result["level"] == "none"
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_critical_posts_outscore_posts_at_none(enricher: Enricher, layer: str) -> None:
+    """The score orders a review queue: a person in danger comes before a post with no risk."""
+    critical = [assess(enricher, layer, p.values[1]) for p in CRITICAL if p.values[0] == layer and not p.marks]
+    calm = [assess(enricher, layer, p.values[1]) for p in TRAPS if p.values[0] == layer and not p.marks]
+    calm_scores = [r["score"] for r in calm if r["level"] == "none"]
+    assert calm_scores
+    assert min(r["score"] for r in critical) > max(calm_scores)
