@@ -194,7 +194,6 @@ HIGH = flatten(
         case(
             "broke out in hives all over after my second dose of Bactrim, itching like crazy",
             "hives all over",
-            enrich_bug="the segment model alone raises it to critical (p_critical just over 0.3), with no offsets",
         ),
         case(
             "insurance wont cover my Trulicity anymore and I cant afford it, what do I do",
@@ -304,14 +303,8 @@ IDIOMS = [
         "ran out of patience with my insurance company lol",
         bug="'ran out of <any word>' counts as running out of medication",
     ),
-    case(
-        "I literally can't breathe 😂😂 this thread is too much",
-        bug="medical-emergency cues are never excused by laughter or idiom (deliberate safety choice)",
-    ),
-    case(
-        "ugh I'm going to die 😂 this meeting will not end",
-        bug="emoji laughter markers never match: the idiom pattern is wrapped in \\b, which fails around an emoji",
-    ),
+    case("I literally can't breathe 😂😂 this thread is too much"),
+    case("ugh I'm going to die 😂 this meeting will not end"),
 ]
 NOT_THE_AUTHOR = [
     case("read an article about a man in Minnesota who died rationing insulin. this is why we fight #insulin4all"),
