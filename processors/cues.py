@@ -132,9 +132,18 @@ def _any_of(members: list[tuple[str, re.Pattern[str]]]) -> re.Pattern[str]:
 
 
 def _bounded(pattern: str) -> str:
-    head = r"\b" if re.match(r"[\w(\[]", pattern) and not pattern.startswith("(?") else ""
-    tail = r"\b" if re.search(r"[\w)\]]$", pattern) and not pattern.endswith(("\\b", "?", "*")) else ""
-    return f"(?:{head}{pattern}{tail})"
+    """``pattern`` kept from starting or ending inside a word, whichever of its alternatives matches.
+
+    Not ``\\b``: a cue may start or end with an emoji or "#" ("💀", "#insulin4all"), and ``\\b`` next
+    to one demands a letter beside it, so the cue would never match after a space. A pattern that
+    ends in an optional part ("my (girl|son)('s)?") still may not stop inside a word ("my girlfriend").
+    """
+    head = r"(?<!\w)" if re.match(r"[\w(\[]|\\[dw]", pattern) and not pattern.startswith("(?") else ""
+    open_end = pattern.endswith(("\\b", ".*", "\\?", "$", "\\s*", "\\s", "\\s+")) or not re.search(
+        r"[\w)\]?+*}]$", pattern
+    )
+    tail = "" if open_end else r"(?!\w)"
+    return f"(?:{head}(?:{pattern}){tail})"
 
 
 def _first_words(pattern: str) -> set[str] | None:

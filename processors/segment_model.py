@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-import itertools
 import math
 import re
 from collections import Counter
@@ -34,6 +33,7 @@ _TRAINING = importlib.resources.files("processors") / "data" / "training" / "lis
 _L2 = 0.1
 _ITERATIONS = 400
 _STEP = 5.0
+_LOG_COUNT = [0.0] + [1.0 + math.log(n) for n in range(1, 64)]  # log-scaled counts, looked up
 
 
 class Featurizer:
@@ -48,19 +48,19 @@ class Featurizer:
     def __call__(self, text: str, extra: Iterable[str] = ()) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
         """Features and, for cue features, where the first match is (for reasons)."""
         norm = normalise(text)
-        counts: Counter[str] = Counter()
         where: dict[str, tuple[int, int]] = {}
         tokens = _TOKEN.findall(norm)
-        counts.update("w:" + t for t in tokens)
-        counts.update(f"b:{a}_{b}" for a, b in itertools.pairwise(tokens))
+        counts = Counter(["w:" + t for t in tokens])
+        counts.update([f"b:{a}_{b}" for a, b in zip(tokens, tokens[1:])])
         for cue in self.cues.find(norm):
             name = f"cue:{cue.rule}"
             counts[name] += 1
             where.setdefault(name, (cue.start, cue.end))
         counts.update(extra)
-        feats = {name: 1.0 + math.log(n) for name, n in counts.items()}
-        norm2 = math.sqrt(sum(v * v for v in feats.values())) or 1.0
-        return {k: v / norm2 for k, v in feats.items()}, where
+        log = _LOG_COUNT
+        feats = {name: log[n] if n < len(log) else 1.0 + math.log(n) for name, n in counts.items()}
+        scale = 1.0 / (math.sqrt(sum(v * v for v in feats.values())) or 1.0)
+        return {k: v * scale for k, v in feats.items()}, where
 
 
 class SegmentModel:
@@ -149,11 +149,25 @@ class SegmentModel:
                         break
                     name = names_per_post[i][j - offsets[i]]
                     reason: dict[str, Any] = {"feature": name, "weight": round(pushes[j], 3)}
-                    if name in wheres[i]:
-                        reason["start"], reason["end"] = wheres[i][name]
+                    where = wheres[i].get(name) or _locate(items[i][0], name)
+                    if where is not None:
+                        reason["start"], reason["end"] = where
                     reasons.append(reason)
                 out[i][dim] = (classes[value], reasons, dict(zip(classes, probs[i], strict=True)))
         return out
+
+
+def _locate(text: str, feature: str) -> tuple[int, int] | None:
+    """Where a word (``w:``) or word-pair (``b:``) feature first stands in ``text``, for its reason."""
+    if feature.startswith("w:"):
+        words = [feature[2:]]
+    elif feature.startswith("b:"):
+        words = feature[2:].split("_", 1)
+    else:
+        return None
+    pattern = r"[^a-z0-9']+".join(re.escape(w) for w in words)
+    match = re.search(rf"(?<![a-z0-9']){pattern}(?![a-z0-9'])", normalise(text))
+    return (match.start(), match.end()) if match else None
 
 
 def _training_rows() -> list[dict[str, Any]]:

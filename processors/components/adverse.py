@@ -55,6 +55,9 @@ class AdverseEventFinder:
         if not drugs:
             return []
         norm = normalise(text)
+        event_cues = self.events.find(norm)
+        if not event_cues:
+            return []  # most posts: no event term, so no links or denials to look for
         sentences = _sentences(norm)
 
         def sentence_of(pos: int) -> int:
@@ -67,7 +70,7 @@ class AdverseEventFinder:
         for cue in self.links.find(norm):
             linked[sentence_of(cue.start)] = True
         events = []
-        for cue in self.events.find(norm):
+        for cue in event_cues:
             i = sentence_of(cue.start)
             events.append((i, Cue(cue.rule, cue.start - sentences[i][0], cue.end - sentences[i][0])))
         found: list[dict[str, Any]] = []
@@ -87,7 +90,10 @@ class AdverseEventFinder:
                     continue
                 drug = min(here, key=lambda d: abs(d[0] - e_start))
                 adjacent = j == index and 0 <= e_start - drug[1] <= 2
-                if not (linked[index] or adjacent):
+                # A drug the author is on now, and an event in the same sentence, need no link cue
+                # ("my daughter's on lamotrigine and overnight the rash has spread").
+                taking_now = j == index and drug[3] == "current"
+                if not (linked[index] or adjacent or taking_now):
                     continue
                 key = (drug[2], e_start)
                 if key in seen:

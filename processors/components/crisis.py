@@ -35,6 +35,11 @@ _NEGATORS = re.compile(
 )
 _PRESENT = re.compile(r"\b(my|i'?m|im|i am|i'?ve|ive|me|he'?s|she'?s|he is|she is|they'?re|we'?re|right now|now)\b")
 _NEGATION_REACH = 24  # characters before a cue searched for a negator ("not really suicidal")
+_LAUGHTER_REACH = 20  # laughter this close after any cue makes it a joke ("can't breathe 😂")
+# A cue inside a conditional of a question is hypothetical ("how would i know if my toddler is having
+# a seizure?"); the cue's own clause, up to the "if", is searched.
+_CONDITIONAL = re.compile(r"\b(if|whether)\b[^.,;!?]{0,40}$")
+_SINCE = re.compile(r"\bsince\b")  # "since starting it 3 weeks ago ..." is ongoing, not past
 
 
 class CrisisDetector:
@@ -102,7 +107,7 @@ class CrisisDetector:
             for c in context:
                 if c.rule != "quote":
                     continue
-                quoted = sentence[c.start] == '"'
+                quoted = sentence[c.start] in "\"'"
                 # Inside quotation marks, or after a reporting phrase ("my nurse asked if ...").
                 if (quoted and c.start <= start and end <= c.end) or (not quoted and c.end <= start):
                     return "quote"
@@ -110,9 +115,17 @@ class CrisisDetector:
             return "negation"
         if any(c.rule == "negation" and c.start <= start < c.end + 12 for c in context):
             return "negation"
-        for kind in ("past", "news", "gratitude"):
+        if "past" in kinds and any(
+            c.rule == "past" and not _SINCE.search(sentence[max(0, c.start - 40) : c.start]) for c in context
+        ):
+            return "past"
+        for kind in ("news", "gratitude"):
             if kind in kinds:
                 return kind
+        if any(c.rule == "laughter" and 0 <= c.start - end <= _LAUGHTER_REACH for c in context):
+            return "idiom"
+        if "?" in sentence and _CONDITIONAL.search(sentence[:start]):
+            return "question"
         # A question excuses a cue only when it is general ("what are the signs of DKA?"), not
         # when someone describes what is happening to them ("is it normal my throat is closing?").
         if "question" in kinds and not (self.levels[rule] == "critical" and _PRESENT.search(sentence)):

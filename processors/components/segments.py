@@ -184,9 +184,14 @@ def combine_crisis(
     level = max(rules["level"], model_level, key=order.index)
     reasons = list(rules["reasons"])
     if order.index(model_level) >= order.index(rules["level"]) and model_level != "none":
-        reasons.append(
-            {"rule": "model", "level": model_level, "p_critical": round(probs.get("critical", 0.0), 3), "features": why}
-        )
+        reason: dict[str, Any] = {
+            "rule": "model", "level": model_level, "p_critical": round(probs.get("critical", 0.0), 3), "features": why
+        }  # fmt: skip
+        # Point at the words of the strongest feature that stands in the text, as a rule's reason does.
+        located = next((f for f in why if "start" in f), None)
+        if located is not None:
+            reason["start"], reason["end"] = located["start"], located["end"]
+        reasons.append(reason)
     score = max(float(rules["score"]), probs.get("critical", 0.0) + 0.5 * probs.get("high", 0.0))
     return {"level": level, "score": round(min(1.0, score), 3), "reasons": reasons}
 

@@ -263,10 +263,7 @@ GRATITUDE = [
     case("No side effects at all on Zoloft, honestly a lifesaver"),
 ]
 NEGATED = [
-    case(
-        "I'm not suicidal, just really fed up with this flare",
-        enrich_bug="the segment model alone raises it to watch, with no reason pointing at any words",
-    ),
+    case("I'm not suicidal, just really fed up with this flare"),
     case("Don't worry, I'm not going to hurt myself. just venting about my GI"),
     case("never had to ration my insulin thank god, good insurance"),
     case("Not out of insulin yet but getting close-ish, refill is in 3 weeks"),
@@ -288,10 +285,7 @@ QUOTES = [
 IDIOMS = [
     case("dying to know if anyone has tried Rinvoq for UC"),
     case("this commercial makes me want to die lol"),
-    case(
-        "I'm dead tired after my infusion today but it went fine",
-        enrich_bug="the segment model alone raises it to watch, with no reason pointing at any words",
-    ),
+    case("I'm dead tired after my infusion today but it went fine"),
     case("this heat wave is going to be the death of me"),
     case("I'd kill for a burrito rn, day 3 on Ozempic and the food noise is back"),
     case("the Humira price hike is killing me lmao"),
