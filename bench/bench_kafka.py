@@ -1,6 +1,7 @@
 """End-to-end Kafka throughput and latency of the Vigil worker, beside baselines measured in the same run.
 
     .venv/bin/python bench/bench_kafka.py [--posts 50000] [--partitions 1] [--latency-seconds 30] [--json PATH]
+                                          [--profile] [--only-vigil] [--worker-env VIGIL_X=value ...]
 
 Starts its own single-node Kafka (streams.localkafka) on free ports in a temporary directory and stops it at the
 end, also on Ctrl-C or an error. Every row sees the same broker, the same ``--posts`` posts (bench_enrich's
@@ -15,6 +16,10 @@ corpus of ~40-word post JSON) and the same partition count:
 5. latency: a paced producer at half of row 2's rate into ``vigil.posts``, same worker left running; from the
    input record's CreateTime to the enriched post arriving at this script's consumer;
 6. the worker's peak RSS (VmHWM) after rows 2 and 5.
+
+``--profile`` samples the worker with py-spy during row 2 and prints where its time went (functions by own
+time, and the share of time under each Vigil stage). ``--only-vigil`` skips rows 3-4 (for profiling runs).
+``--worker-env`` passes settings to the Vigil worker (e.g. to measure another producer batch size).
 
 Throughput (rows 2-4) = N / (arrival at this script's consumer of the last output − the earliest moment the
 agent had a post). That start is the minimum ``enriched_at`` over Vigil's outputs (stamped when a batch enters
@@ -34,6 +39,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,6 +135,18 @@ def peak_rss(pid: int) -> int:
     raise BenchFailure(f"no VmHWM for pid {pid}")
 
 
+def worker_batches(web_port: int) -> dict[str, float]:
+    """The worker's own account of its batches (from /metrics): how many, mean size, seconds inside them."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=10) as page:
+        values = {ln.split()[0]: float(ln.split()[-1]) for ln in page.read().decode().splitlines() if ln[:1] != "#"}
+    batches = values.get("vigil_enrichment_batch_posts_count", 0.0)
+    return {
+        "batches": batches,
+        "mean_posts": values.get("vigil_enrichment_batch_posts_sum", 0.0) / max(1.0, batches),
+        "seconds_in_batches": values.get("vigil_enrichment_duration_seconds_sum", 0.0),
+    }
+
+
 def worker_counts(web_port: int) -> tuple[float, float] | str:
     """(posts processed, messages dead-lettered) from the worker's /metrics, else why not."""
     try:
@@ -174,8 +192,13 @@ def check_passed(out: dict[str, Any]) -> str | None:
 class Bench:
     """The Kafka rows (2-6) on one broker: topics, pre-loaded inputs, worker subprocesses, an output consumer."""
 
-    def __init__(self, bootstrap: str, partitions: int, procs: Procs, tmp: Path) -> None:
+    def __init__(
+        self, bootstrap: str, partitions: int, procs: Procs, tmp: Path, *, profile: bool = False, only_vigil: bool = False
+    ) -> None:
         self.bootstrap, self.partitions, self.procs, self.tmp = bootstrap, partitions, procs, tmp
+        self.profile, self.only_vigil = profile, only_vigil
+        self.worker_env: dict[str, str] = {}
+        self.profile_result: dict[str, Any] | None = None
 
     def make_topics(self, names: list[str]) -> None:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="vigil-bench")
@@ -265,9 +288,14 @@ class Bench:
         self, name: str, cmd: list[str], env: dict[str, str], topic: str, ids: set[str], check: Check, start_field: str
     ) -> dict[str, Any]:
         """Start a worker on its pre-loaded input and collect every output; posts/s from ``start_field`` on."""
-        self.procs.start(name, cmd, env)
-        # The timeout is only a safety net: a stall (STALL_S) or a dead process fails sooner.
-        got = await self.collect(topic, ids, check, self.alive(name), timeout=300 + len(ids) / 25)
+        proc = self.procs.start(name, cmd, env)
+        profiler = Profiler(proc.pid, self.tmp / f"{name}.pyspy") if self.profile and name == "vigil" else None
+        try:
+            # The timeout is only a safety net: a stall (STALL_S) or a dead process fails sooner.
+            got = await self.collect(topic, ids, check, self.alive(name), timeout=300 + len(ids) / 25)
+        finally:
+            if profiler is not None:
+                self.profile_result = profile_summary(profiler.stop())
         first = min(out[start_field] for _, out in got.values())
         start = datetime.fromisoformat(first.replace("Z", "+00:00")).timestamp() if isinstance(first, str) else first
         seconds = max(arrived for arrived, _ in got.values()) - start
@@ -317,7 +345,7 @@ class Bench:
         web = free_port()
         env = clean_env(
             VIGIL_KAFKA_BOOTSTRAP=self.bootstrap, VIGIL_DEMO="1", VIGIL_WEB_PORT=str(web), VIGIL_APP_ID=f"vigil-bench-{web}",
-            VIGIL_CACHE_DIR=str(cache_dir()), VIGIL_DATA_DIR=str(self.tmp / "vigil-state"),
+            VIGIL_CACHE_DIR=str(cache_dir()), VIGIL_DATA_DIR=str(self.tmp / "vigil-state"), **self.worker_env,
         )  # fmt: skip
         posts = list(inputs.values())
         # Latency posts "lat-<i>" are copies of posts[i % N] under a new id.
@@ -327,6 +355,7 @@ class Bench:
             rows["vigil"] = await self.rate("vigil", worker, env, ENRICHED, set(inputs), check, "enriched_at")
             pid = self.procs.running["vigil"].pid
             rows["vigil"]["peak_rss_bytes"] = peak_rss(pid)
+            rows["vigil"]["batches"] = worker_batches(web)
             if worker_counts(web) != (len(inputs), 0.0):
                 raise BenchFailure(f"the worker did not count {len(inputs)} posts processed and none dead-lettered")
             latency = await self.latency(posts, rows["vigil"]["posts_per_s"] / 2, latency_seconds, check)
@@ -335,7 +364,7 @@ class Bench:
         worker_peak = peak_rss(pid)
         self.procs.stop("vigil")
 
-        for mode in PASSES:
+        for mode in () if self.only_vigil else PASSES:
             port = free_port()
             cmd = [
                 sys.executable, str(PASSTHROUGH), mode, "--bootstrap", self.bootstrap, "--input", f"bench.{mode}.in",
@@ -346,7 +375,64 @@ class Bench:
                 mode, cmd, clean_env(), f"bench.{mode}.out", set(inputs), check_passed, "passed_at"
             )
             self.procs.stop(mode)
-        return {"rows": rows, "latency": latency, "worker_peak_rss_bytes": worker_peak}
+        return {"rows": rows, "latency": latency, "worker_peak_rss_bytes": worker_peak, "profile": self.profile_result}
+
+
+PROFILE_STAGES = {  # py-spy frames read "function (path:line)"; a stage is every sample with its frame in the stack
+    "agent: one batch (EnrichHandler.handle)": "handle (streams/agents.py",
+    "  enrichment (Enricher.enrich_raw)": "enrich_raw (processors/pipeline.py",
+    "    spaCy tokenizer": "KeepTextTokenizer.__call__",
+    "    pipeline components (drugs to adverse events)": "(processors/components/",
+    "  publishing (EnrichHandler._send)": "_send (streams/agents.py",
+    "  windowed tables (Aggregates.update)": "update (streams/tables.py",
+    "  metrics (VigilMetrics.record_post)": "record_post (streams/metrics.py",
+    "idle (waiting in select)": "select (selectors.py",
+}
+
+
+class Profiler:
+    """py-spy attached to a process; :meth:`stop` returns the samples as collapsed stacks."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        self.out = out
+        self.proc = subprocess.Popen(
+            [_py_spy(), "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def stop(self) -> dict[str, int]:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        stacks: dict[str, int] = {}
+        if self.out.exists():
+            for line in self.out.read_text(errors="replace").splitlines():
+                stack, _, count = line.rpartition(" ")
+                if count.isdigit():
+                    stacks[stack] = stacks.get(stack, 0) + int(count)
+        return stacks
+
+
+def _py_spy() -> str:
+    beside = Path(sys.executable).with_name("py-spy")  # the venv's, installed with the dev extras
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise BenchFailure("--profile needs py-spy: pip install -e '.[dev]'")
+    return found
+
+
+def profile_summary(stacks: dict[str, int], top: int = 15) -> dict[str, Any]:
+    """Own time per function (leaf frames) and the share of samples under each of :data:`PROFILE_STAGES`."""
+    total = sum(stacks.values()) or 1
+    own: dict[str, int] = {}
+    for stack, count in stacks.items():
+        leaf = stack.rsplit(";", 1)[-1]
+        own[leaf] = own.get(leaf, 0) + count
+    stages = {name: sum(c for st, c in stacks.items() if marker in st) / total for name, marker in PROFILE_STAGES.items()}
+    ranked = sorted(own.items(), key=lambda item: -item[1])[:top]
+    return {"samples": total, "stages": stages, "own": [(frame, count / total) for frame, count in ranked]}
 
 
 def machine() -> dict[str, Any]:
@@ -372,8 +458,15 @@ def report(res: dict[str, Any]) -> None:
     )
     print(f"{'row':<46}{'posts/s':>10}{'seconds':>10}")
     for key, label in ROWS.items():
+        if key not in res["rows"]:
+            continue
         row = res["rows"][key]
         print(f"{label:<46}{row['posts_per_s']:>10,.0f}{row['seconds']:>10.2f}")
+    if batches := res["rows"]["vigil"].get("batches"):
+        print(
+            f"{'   worker batches in row 2':<46}{batches['batches']:,.0f} batches of {batches['mean_posts']:,.0f} posts on "
+            f"average, {batches['seconds_in_batches']:,.1f} s inside them (decode, enrich, hand to the producer)"
+        )
     lat = res["latency"]
     print(
         f"{'5  latency at ' + format(lat['rate'], ',.0f') + ' posts/s for ' + str(lat['seconds']) + ' s':<46}"
@@ -385,6 +478,13 @@ def report(res: dict[str, Any]) -> None:
     )
     for label, value in res["ratios"].items():
         print(f"{'ratio ' + label:<46}{value:>10.2f}")
+    if prof := res.get("profile"):
+        print(f"worker profile during row 2 (py-spy, {prof['samples']:,} samples), share of time under:")
+        for name, share in prof["stages"].items():
+            print(f"  {name:<44}{share:>8.1%}")
+        print("  functions by own time:")
+        for frame, share in prof["own"]:
+            print(f"  {share:>7.1%}  {frame[:110]}")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -399,6 +499,11 @@ def main() -> int:
         "--latency-seconds", type=float, default=30.0, help="paced-producer duration for row 5 (default 30)"
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
+    parser.add_argument("--profile", action="store_true", help="sample the worker with py-spy during row 2")
+    parser.add_argument("--only-vigil", action="store_true", help="skip the pass-through rows 3-4")
+    parser.add_argument(
+        "--worker-env", action="append", default=[], metavar="VIGIL_X=value", help="a setting for the Vigil worker"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)  # a kill stops the broker and workers too, as Ctrl-C does
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -414,7 +519,10 @@ def main() -> int:
         try:
             with LocalKafka(port, controller, data_dir=tmp / "kafka", heap="1g") as kafka:
                 try:
-                    bench = Bench(kafka.bootstrap, args.partitions, procs, tmp)
+                    bench = Bench(
+                        kafka.bootstrap, args.partitions, procs, tmp, profile=args.profile, only_vigil=args.only_vigil
+                    )
+                    bench.worker_env = dict(item.split("=", 1) for item in args.worker_env)
                     kafka_results = asyncio.run(bench.run(lines, args.latency_seconds))
                 finally:
                     procs.stop_all()
@@ -430,14 +538,18 @@ def main() -> int:
     vigil = rows["vigil"]["posts_per_s"]
     results = {
         "machine": machine(),
-        "args": {"posts": args.posts, "partitions": args.partitions},
+        "args": {"posts": args.posts, "partitions": args.partitions, "worker_env": args.worker_env},
         "rows": rows,
         **kafka_results,
         "ratios": {
-            "row 2 / row 1 (vigil e2e / offline)": vigil / rows["offline"]["posts_per_s"],
-            "row 2 / row 3a (vigil / faust default)": vigil / rows["faust-default"]["posts_per_s"],
-            "row 2 / row 3b (vigil / faust tuned)": vigil / rows["faust-tuned"]["posts_per_s"],
-            "row 2 / row 4 (vigil / aiokafka)": vigil / rows["aiokafka"]["posts_per_s"],
+            label: vigil / rows[key]["posts_per_s"]
+            for label, key in (
+                ("row 2 / row 1 (vigil e2e / offline)", "offline"),
+                ("row 2 / row 3a (vigil / faust default)", "faust-default"),
+                ("row 2 / row 3b (vigil / faust tuned)", "faust-tuned"),
+                ("row 2 / row 4 (vigil / aiokafka)", "aiokafka"),
+            )
+            if key in rows
         },
         "load_before": load_before,
         "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
