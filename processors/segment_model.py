@@ -11,6 +11,7 @@ the features that pushed hardest towards the chosen value.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import math
@@ -109,6 +110,7 @@ class SegmentModel:
         values_list: list[float] = []
         names_per_post: list[list[str]] = []
         wheres: list[dict[str, tuple[int, int]]] = []
+        norms = [normalise(text) for text, _ in items]  # for locating word features in their reasons
         offsets = [0]
         for text, extra in items:
             feats, where = self.featurizer(text, extra)
@@ -145,12 +147,13 @@ class SegmentModel:
                 pushes = push.tolist()
             for i, value in enumerate(best.tolist()):
                 reasons: list[dict[str, Any]] = []
+                norm = norms[i]
                 for j in ranked[offsets[i] : min(offsets[i] + 3, offsets[i + 1])]:
                     if pushes[j] <= 0:
                         break
                     name = names_per_post[i][j - offsets[i]]
                     reason: dict[str, Any] = {"feature": name, "weight": round(pushes[j], 3)}
-                    where = wheres[i].get(name) or _locate(items[i][0], name)
+                    where = wheres[i].get(name) or _locate(norm, name)
                     if where is not None:
                         reason["start"], reason["end"] = where
                     reasons.append(reason)
@@ -159,16 +162,21 @@ class SegmentModel:
 
 
 def _locate(text: str, feature: str) -> tuple[int, int] | None:
-    """Where a word (``w:``) or word-pair (``b:``) feature first stands in ``text``, for its reason."""
+    """Where a word (``w:``) or word-pair (``b:``) feature first stands in normalised ``text``."""
     if feature.startswith("w:"):
         words = [feature[2:]]
     elif feature.startswith("b:"):
         words = feature[2:].split("_", 1)
     else:
         return None
-    pattern = r"[^a-z0-9']+".join(re.escape(w) for w in words)
-    match = re.search(rf"(?<![a-z0-9']){pattern}(?![a-z0-9'])", normalise(text))
+    match = _word_regex(tuple(words)).search(text)
     return (match.start(), match.end()) if match else None
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_regex(words: tuple[str, ...]) -> re.Pattern[str]:
+    joined = r"[^a-z0-9']+".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<![a-z0-9']){joined}(?![a-z0-9'])")
 
 
 def _training_rows() -> list[dict[str, Any]]:
