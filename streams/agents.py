@@ -7,6 +7,7 @@ to ``vigil.posts.dlq`` with its original bytes and the reason in headers; the wo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -47,7 +48,11 @@ class EnrichHandler:
     Sends use ``force=True``: Faust would otherwise "attach" each message to the stream's current
     event and publish it only when that event is acked, which with batches (and the table updates
     that move the current event) delays or strands messages. Offsets are committed only after the
-    producer has flushed, so delivery stays at-least-once.
+    producer has flushed, so delivery stays at-least-once. Under ``exactly_once`` the outputs go
+    into the transaction that commits their input's offset (:meth:`_send`).
+
+    A batch is sent and acked under the app's ``batch_guard``, which offset commits also take: a
+    commit never falls between a batch's sends and its acks.
 
     Args:
         enricher: The processors' enricher.
@@ -76,6 +81,34 @@ class EnrichHandler:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             await self.handle(events, stream)
 
+    async def _send(
+        self,
+        topic: faust.TopicT,
+        event: faust.EventT[Any],
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Publish one output of ``event``.
+
+        Under ``exactly_once`` the output joins the transaction that commits ``event``'s offset.
+        Faust's own routing (``TransactionManager.send``) finds a transaction only for topics in the
+        consumer's metadata, i.e. topics the app reads: sends to Vigil's output topics would go
+        through the plain producer, visible at once and repeated after a crash. (Where it does find
+        one, it is the output partition's, not the input's.) The id below is the one Faust's
+        ``TransactionManager.commit`` uses for the input partition.
+        """
+        app = topic.app
+        if not app.in_transaction:
+            await topic.send(key=key, value=value, headers=headers, force=True)
+            return
+        message = event.message
+        group = app.assignor.group_for_topic(message.topic)
+        transactional_id = f"{app.conf.id}-{group}-{message.partition}"  # Faust's id for this partition
+        await app.producer.send(
+            topic.get_topic_name(), key, value, None, None, headers, transactional_id=transactional_id
+        )
+
     async def handle(self, events: Sequence[faust.EventT[Any]], stream: Any = None) -> None:
         """Decode, enrich and send one batch; malformed messages go to the dead-letter topic.
 
@@ -87,12 +120,40 @@ class EnrichHandler:
         raws = [event.value if event.value is not None else b"" for event in events]
         ingest = [_rfc3339(event.message.timestamp) for event in events]
         results = self.enricher.enrich_raw(raws, ingest_times=ingest, max_bytes=self.max_message_bytes)
+        guard = stream.app.batch_guard if stream is not None else contextlib.nullcontext()
+        async with guard:
+            enriched = await self._publish(events, results)
+            if self.aggregates is not None and stream is not None:
+                try:
+                    self.aggregates.update(stream, enriched)
+                except Exception as exc:
+                    # The posts are already published; a table that cannot take the update (e.g.
+                    # its changelog not yet visible) is logged and counted, not allowed to halt
+                    # the agent.
+                    log.error("windowed tables skipped a batch of %d posts: %s", len(enriched), type(exc).__name__)
+                    self.metrics.table_errors.inc()
+            if stream is not None:
+                # Acked before the guard is released, so the next commit takes the whole batch
+                # (``take_events`` acks them again afterwards, which does nothing).
+                for event in events:
+                    await stream.ack(event)
+        now = time.time()
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        self.metrics.batch_size.observe(len(events))
+        for event in events:
+            self.metrics.lag.observe(max(0.0, now - event.message.timestamp))
+        self.metrics.last_processed.set(now)
+
+    async def _publish(
+        self, events: Sequence[faust.EventT[Any]], results: Sequence[dict[str, Any] | InvalidPost]
+    ) -> list[tuple[faust.EventT[Any], dict[str, Any]]]:
+        """Send each result (or dead letter); returns the enriched posts with their events."""
         enriched: list[tuple[faust.EventT[Any], dict[str, Any]]] = []
         for event, result in zip(events, results, strict=True):
             if isinstance(result, InvalidPost):
                 message = event.message
                 letter = DeadLetter.from_error(result, message.topic, message.partition, message.offset)
-                await self.topics.dlq.send(key=event.key, value=event.value, headers=letter.to_headers(), force=True)
+                await self._send(self.topics.dlq, event, event.key, event.value, letter.to_headers())
                 self.metrics.record_dead_letter(result.code)
             else:
                 key = post_key(result).encode()
@@ -104,35 +165,18 @@ class EnrichHandler:
                     letter = DeadLetter.from_error(
                         error, event.message.topic, event.message.partition, event.message.offset
                     )
-                    await self.topics.dlq.send(
-                        key=event.key, value=event.value, headers=letter.to_headers(), force=True
-                    )
+                    await self._send(self.topics.dlq, event, event.key, event.value, letter.to_headers())
                     self.metrics.record_dead_letter(error.code)
                     continue
                 if result["crisis"]["level"] == "critical":
                     # The safety path goes first: a person in danger must reach a human fast.
-                    await self.topics.crisis.send(key=key, value=value, force=True)
-                await self.topics.enriched.send(key=key, value=value, force=True)
+                    await self._send(self.topics.crisis, event, key, value)
+                await self._send(self.topics.enriched, event, key, value)
                 for report in adverse_event_reports(result):
-                    await self.topics.adverse_events.send(
-                        key=result["id"].encode(), value=orjson.dumps(report), force=True
-                    )
+                    await self._send(self.topics.adverse_events, event, result["id"].encode(), orjson.dumps(report))
                 self.metrics.record_post(result)
                 enriched.append((event, result))
-        if self.aggregates is not None and stream is not None:
-            try:
-                self.aggregates.update(stream, enriched)
-            except Exception as exc:
-                # The posts are already published; a table that cannot take the update (e.g. its
-                # changelog not yet visible) is logged and counted, not allowed to halt the agent.
-                log.error("windowed tables skipped a batch of %d posts: %s", len(enriched), type(exc).__name__)
-                self.metrics.table_errors.inc()
-        now = time.time()
-        self.metrics.batch_duration.observe(time.perf_counter() - started)
-        self.metrics.batch_size.observe(len(events))
-        for event in events:
-            self.metrics.lag.observe(max(0.0, now - event.message.timestamp))
-        self.metrics.last_processed.set(now)
+        return enriched
 
 
 def adverse_event_reports(post: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,14 +3,27 @@
 Faust hard-codes the consumer's ``fetch_max_wait_ms`` at 1,500 ms; with the empty assignor
 partition in every fetch that leaves a worker idle between fetches. :class:`VigilApp` swaps in a
 transport whose consumer uses ``VIGIL_FETCH_MAX_WAIT_MS`` instead.
+
+Two more overrides keep each input offset's outputs and its commit together, which
+``exactly_once`` needs (and which spares ``at_least_once`` repeated work after a restart):
+
+- commits wait for :attr:`VigilApp.batch_guard`, which the agent holds from a batch's first send
+  to its last ack, so a commit never takes half a batch's outputs without its offsets;
+- after a restart that restores tables, the stream partitions are sought to their committed
+  offsets with the consumer's flow stopped (see :class:`_Recovery`).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import faust
+from faust.tables import TableManager
+from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from streams.kafka_clients import faust_credentials
 from streams.settings import Settings
@@ -29,6 +42,33 @@ class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def _commit_tps(self, tps: Iterable[TP], start_new_transaction: bool) -> bool:
+        # Under exactly_once a commit ends the transactions holding every output sent so far;
+        # one that came between a batch's sends and its acks would publish those outputs without
+        # their input offsets, and after a crash the batch would be processed and sent again.
+        async with self.app.batch_guard:  # type: ignore[attr-defined]
+            return await super()._commit_tps(tps, start_new_transaction)
+
+
+class _Recovery(Recovery):
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        # Reading the changelogs resumed the consumer's flow, and Faust then resumes the stream
+        # partitions *before* seeking them to their committed offsets. Records fetched during that
+        # seek were processed, then read again from the committed offset (the last one of each
+        # partition came out twice), and Faust booked the offsets in between as a gap, after
+        # which its commits advanced one offset at a time. With the flow stopped the seek happens
+        # first, as on a restart without tables; Faust resumes the flow right after it.
+        self.app.consumer.stop_flow()
+        await super().on_recovery_completed(generation_id)
+
+
+class _TableManager(TableManager):
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = _Recovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
+
 
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
@@ -38,6 +78,8 @@ class VigilApp(faust.App):
     """A ``faust.App`` that carries Vigil's settings and uses the tuned consumer."""
 
     vigil_settings: Settings
+    #: Held by the agent from a batch's first send to its last ack; offset commits wait for it.
+    batch_guard: asyncio.Lock
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
@@ -82,6 +124,8 @@ def create_app(settings: Settings, *, app_id: str | None = None, web_port: int |
         # No leader-election topic: nothing in Vigil runs on the leader only, and its empty
         # partition would ride along in every fetch.
         topic_disable_leader=True,
+        TableManager=_TableManager,
     )
     app.vigil_settings = settings
+    app.batch_guard = asyncio.Lock()
     return app

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from streams.exceptions import KafkaRuntimeError, VigilError
-from streams.kafka_clients import aiokafka_config
+from streams.kafka_clients import aiokafka_config, unreachable
 from streams.settings import Settings
 from streams.topics import POSTS, TOPIC_MAX_MESSAGE_BYTES
 
@@ -126,9 +126,7 @@ async def _send_all(
         await producer.start()
     except KafkaError as exc:
         await producer.stop()
-        raise KafkaRuntimeError(
-            f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); is the broker up and VIGIL_KAFKA_BOOTSTRAP right?"
-        ) from exc
+        raise KafkaRuntimeError(unreachable(settings, exc)) from exc
     bar = tqdm(unit=" posts", disable=not progress, file=sys.stderr, mininterval=0.5)
     started = time.monotonic()
     pending: list[asyncio.Future[Any]] = []

@@ -10,7 +10,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.exceptions import KafkaRuntimeError
-from streams.kafka_clients import kafka_python_config
+from streams.kafka_clients import kafka_python_config, unreachable
 from streams.settings import Settings
 
 __all__ = [
@@ -62,11 +62,15 @@ TOPICS: tuple[TopicSpec, ...] = (
 
 
 def partition_count(settings: Settings, topic: str = POSTS) -> int | None:
-    """Partitions of an existing topic, or ``None`` when it does not exist or Kafka is unreachable."""
+    """Partitions of an existing topic, or ``None`` when it does not exist.
+
+    Raises:
+        KafkaRuntimeError: When the broker cannot be reached or refuses the credentials.
+    """
     try:
         admin = KafkaAdminClient(**kafka_python_config(settings), client_id="vigil-admin")
-    except KafkaError:
-        return None
+    except KafkaError as exc:
+        raise KafkaRuntimeError(unreachable(settings, exc)) from exc
     try:
         described = admin.describe_topics([topic])
         return len(described[0]["partitions"] or ()) or None if described else None
@@ -92,7 +96,7 @@ def ensure_changelogs(settings: Settings, app_id: str, tables: list[tuple[str, i
     try:
         admin = KafkaAdminClient(**kafka_python_config(settings), client_id="vigil-admin")
     except KafkaError as exc:
-        raise KafkaRuntimeError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc})") from exc
+        raise KafkaRuntimeError(unreachable(settings, exc)) from exc
     try:
         names = [f"{app_id}-{table}-changelog" for table, _ in tables]
         existing = set(admin.list_topics())
@@ -133,9 +137,7 @@ def create_topics(settings: Settings, partitions: int | None = None) -> list[tup
     try:
         admin = KafkaAdminClient(**kafka_python_config(settings), client_id="vigil-admin")
     except KafkaError as exc:
-        raise KafkaRuntimeError(
-            f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); is VIGIL_KAFKA_BOOTSTRAP right?"
-        ) from exc
+        raise KafkaRuntimeError(unreachable(settings, exc)) from exc
     try:
         created: set[str] = set()
         existing = set(admin.list_topics())
