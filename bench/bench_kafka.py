@@ -193,7 +193,14 @@ class Bench:
     """The Kafka rows (2-6) on one broker: topics, pre-loaded inputs, worker subprocesses, an output consumer."""
 
     def __init__(
-        self, bootstrap: str, partitions: int, procs: Procs, tmp: Path, *, profile: bool = False, only_vigil: bool = False
+        self,
+        bootstrap: str,
+        partitions: int,
+        procs: Procs,
+        tmp: Path,
+        *,
+        profile: bool = False,
+        only_vigil: bool = False,
     ) -> None:
         self.bootstrap, self.partitions, self.procs, self.tmp = bootstrap, partitions, procs, tmp
         self.profile, self.only_vigil = profile, only_vigil
@@ -430,7 +437,9 @@ def profile_summary(stacks: dict[str, int], top: int = 15) -> dict[str, Any]:
     for stack, count in stacks.items():
         leaf = stack.rsplit(";", 1)[-1]
         own[leaf] = own.get(leaf, 0) + count
-    stages = {name: sum(c for st, c in stacks.items() if marker in st) / total for name, marker in PROFILE_STAGES.items()}
+    stages = {
+        name: sum(c for st, c in stacks.items() if marker in st) / total for name, marker in PROFILE_STAGES.items()
+    }
     ranked = sorted(own.items(), key=lambda item: -item[1])[:top]
     return {"samples": total, "stages": stages, "own": [(frame, count / total) for frame, count in ranked]}
 

@@ -11,9 +11,9 @@ the features that pushed hardest towards the chosen value.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.resources
+import itertools
 import math
 import re
 from collections import Counter
@@ -53,7 +53,7 @@ class Featurizer:
         where: dict[str, tuple[int, int]] = {}
         tokens = _TOKEN.findall(norm)
         counts = Counter(["w:" + t for t in tokens])
-        counts.update([f"b:{a}_{b}" for a, b in zip(tokens, tokens[1:])])
+        counts.update([f"b:{a}_{b}" for a, b in itertools.pairwise(tokens)])
         for cue in self.cues.find(norm):
             name = f"cue:{cue.rule}"
             counts[name] += 1
@@ -147,13 +147,16 @@ class SegmentModel:
                 pushes = push.tolist()
             for i, value in enumerate(best.tolist()):
                 reasons: list[dict[str, Any]] = []
-                norm = norms[i]
+                located: dict[str, tuple[int, int]] | None = None
                 for j in ranked[offsets[i] : min(offsets[i] + 3, offsets[i + 1])]:
                     if pushes[j] <= 0:
                         break
                     name = names_per_post[i][j - offsets[i]]
                     reason: dict[str, Any] = {"feature": name, "weight": round(pushes[j], 3)}
-                    where = wheres[i].get(name) or _locate(norm, name)
+                    where = wheres[i].get(name)
+                    if where is None and name[:2] in ("w:", "b:"):
+                        located = _word_spans(norms[i]) if located is None else located
+                        where = located.get(name)
                     if where is not None:
                         reason["start"], reason["end"] = where
                     reasons.append(reason)
@@ -161,22 +164,20 @@ class SegmentModel:
         return out
 
 
-def _locate(text: str, feature: str) -> tuple[int, int] | None:
-    """Where a word (``w:``) or word-pair (``b:``) feature first stands in normalised ``text``."""
-    if feature.startswith("w:"):
-        words = [feature[2:]]
-    elif feature.startswith("b:"):
-        words = feature[2:].split("_", 1)
-    else:
-        return None
-    match = _word_regex(tuple(words)).search(text)
-    return (match.start(), match.end()) if match else None
+def _word_spans(text: str) -> dict[str, tuple[int, int]]:
+    """Where each word (``w:``) and word pair (``b:``) feature of normalised ``text`` first stands.
 
-
-@functools.lru_cache(maxsize=65536)
-def _word_regex(words: tuple[str, ...]) -> re.Pattern[str]:
-    joined = r"[^a-z0-9']+".join(re.escape(w) for w in words)
-    return re.compile(rf"(?<![a-z0-9']){joined}(?![a-z0-9'])")
+    Built from the same tokens as the features, so every word feature of the post is found; no
+    regex is made from post text (a post's words are unbounded in number and length).
+    """
+    spans: dict[str, tuple[int, int]] = {}
+    previous: re.Match[str] | None = None
+    for match in _TOKEN.finditer(text):
+        spans.setdefault("w:" + match.group(), match.span())
+        if previous is not None:
+            spans.setdefault(f"b:{previous.group()}_{match.group()}", (previous.start(), match.end()))
+        previous = match
+    return spans
 
 
 def _training_rows() -> list[dict[str, Any]]:
