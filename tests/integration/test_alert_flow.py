@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vigil_ingest import run_ingest
 
 from processors import Pseudonymizer
 from streams.localkafka import free_port
@@ -175,17 +175,6 @@ def _post(i: int, tag: str, text: str, community: str = "r/diabetes", **extra: A
     }
 
 
-def _ingest(kafka: str, path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "streams", "ingest", "--input", str(path), "--no-progress"],
-        env={**os.environ, "VIGIL_KAFKA_BOOTSTRAP": kafka},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 def _panel_queries() -> list[tuple[str, str, str]]:
     spec = importlib.util.spec_from_file_location("vigil_dashboards", ROOT / "deploy" / "grafana" / "generate.py")
     assert spec and spec.loader
@@ -229,7 +218,7 @@ def test_crisis_burst_and_critical_post_reach_the_community_manager(
             for i in range(20)
         ]
         (tmp_path / "calm.jsonl").write_text("\n".join(json.dumps(p) for p in calm) + "\n")
-        _ingest(kafka, tmp_path / "calm.jsonl")
+        run_ingest(kafka, tmp_path / "calm.jsonl")
         time.sleep(8)
 
         # The per-post critical path: one post, straight to Alertmanager.
@@ -242,7 +231,7 @@ def test_crisis_burst_and_critical_post_reach_the_community_manager(
         )
         (tmp_path / "critical.jsonl").write_text(json.dumps(critical) + "\n")
         sent_critical = time.time()
-        _ingest(kafka, tmp_path / "critical.jsonl")
+        run_ingest(kafka, tmp_path / "critical.jsonl")
         deadline = time.time() + 60
         post_ref = Pseudonymizer(DEMO_PSEUDONYM_KEY.encode())(critical["id"])
         while time.time() < deadline and webhook.first("VigilCriticalPost", post_ref=post_ref) is None:
@@ -264,7 +253,7 @@ def test_crisis_burst_and_critical_post_reach_the_community_manager(
         burst = [_post(100 + i, tag, burst_text) for i in range(30)]
         (tmp_path / "burst.jsonl").write_text("\n".join(json.dumps(p) for p in burst) + "\n")
         burst_start = time.time()
-        _ingest(kafka, tmp_path / "burst.jsonl")
+        run_ingest(kafka, tmp_path / "burst.jsonl")
         deadline = time.time() + 240
         while time.time() < deadline and webhook.first("CrisisConversationSpike") is None:
             time.sleep(0.5)

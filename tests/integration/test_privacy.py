@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from vigil_ingest import run_ingest
 
 from processors import Pseudonymizer
 from streams.localkafka import free_port
@@ -166,15 +167,6 @@ def _http(port: int, path: str) -> str:
         return response.read().decode()
 
 
-def _ingest(kafka: str, path: Path) -> None:
-    env = {**os.environ, "VIGIL_KAFKA_BOOTSTRAP": kafka}
-    done = subprocess.run(
-        [sys.executable, "-m", "streams", "ingest", "--input", str(path), "--no-progress"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-
-
 # --- the canary run ------------------------------------------------------------------------------
 
 
@@ -228,7 +220,7 @@ def test_canaries_never_leak(
     reader = TopicReader(kafka, [ENRICHED, DLQ, CRISIS, ADVERSE_EVENTS])
     try:
         notifier.wait_ready()
-        _ingest(kafka, path)
+        run_ingest(kafka, path)
 
         def mine(records: list[Any], topic: str) -> list[Any]:
             return [r for r in records if r.topic == topic and tag.encode() in (r.value or b"")]

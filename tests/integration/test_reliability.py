@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
+from vigil_ingest import run_ingest
 
 from streams.localkafka import LocalKafka
 from streams.models import DeadLetter
@@ -104,15 +105,6 @@ def write_posts(path: Path, tag: str, count: int, *, start: int = 0, bad_every: 
             fh.write(json.dumps(post).encode() + b"\n")
             valid += 1
     return valid, bad
-
-
-def ingest(bootstrap: str, path: Path) -> None:
-    env = {**os.environ, "VIGIL_KAFKA_BOOTSTRAP": bootstrap}
-    done = subprocess.run(
-        [sys.executable, "-m", "streams", "ingest", "--input", str(path), "--no-progress"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def start_group_at_end(bootstrap: str, group: str, topic: str = POSTS) -> None:
@@ -255,7 +247,7 @@ def _kill_and_resume(
     outputs = outputs_factory(kafka, tag, committed_only=exactly_once)
     path = tmp_path / "posts.jsonl"
     valid, bad = write_posts(path, tag, count)
-    ingest(kafka, path)
+    run_ingest(kafka, path, timeout=600)
     started = time.monotonic()
 
     first = worker_factory(app_id=app_id, data_dir=data_dir, **settings)
@@ -356,7 +348,7 @@ def test_worker_resumes_after_a_broker_restart(
         before, after = tmp_path / "before.jsonl", tmp_path / "after.jsonl"
         valid_1, bad_1 = write_posts(before, tag, 3000)
         valid_2, bad_2 = write_posts(after, tag, 1000, start=3000)
-        ingest(broker.bootstrap, before)
+        run_ingest(broker.bootstrap, before, timeout=600)
         deadline = time.monotonic() + 300
         while processed(worker) == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -367,7 +359,7 @@ def test_worker_resumes_after_a_broker_restart(
         time.sleep(10)  # the worker runs without a broker for a while
         assert worker.alive(), "the worker does not exit while the broker is away"
         broker.start()
-        ingest(broker.bootstrap, after)
+        run_ingest(broker.bootstrap, after, timeout=600)
 
         outputs = Outputs(broker.bootstrap, tag, from_start=True)
         valid, bad = valid_1 + valid_2, bad_1 + bad_2
@@ -407,7 +399,7 @@ def test_a_100k_burst_keeps_worker_memory_bounded(
     worker = worker_factory(app_id=app_id)
     idle = peak_rss_mb(worker.proc.pid)
     started = time.monotonic()
-    ingest(kafka, path)
+    run_ingest(kafka, path, timeout=600)
     outputs.until(lambda o: o.complete(valid, bad), timeout=1800)
     outputs.settle()
     figures = outputs.figures("burst-100k", valid, bad, started)
@@ -443,7 +435,7 @@ def test_a_post_nested_too_deep_is_dead_lettered_and_the_stream_goes_on(
     lines = path.read_bytes().splitlines()
     path.write_bytes(b"\n".join(lines[:100] + [deep] + lines[100:]) + b"\n")
     worker = worker_factory(app_id=app_id)
-    ingest(kafka, path)
+    run_ingest(kafka, path, timeout=600)
     outputs.until(lambda o: o.complete(valid, 1), timeout=120)
     outputs.settle(quiet=3.0)
     assert worker.alive()

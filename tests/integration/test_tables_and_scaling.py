@@ -17,6 +17,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
+from vigil_ingest import run_ingest
 
 from processors.aggregation import segment_keys, split_key
 from streams.metrics import VigilMetrics
@@ -39,14 +40,7 @@ def _posts(tag: str, n: int) -> list[dict[str, Any]]:
 
 def _ingest(kafka: str, path: Path, posts: list[dict[str, Any]], rate: float = 0.0) -> None:
     path.write_text("\n".join(json.dumps(p) for p in posts) + "\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "streams", "ingest", "--input", str(path), "--no-progress", "--rate", str(rate)],
-        env={**os.environ, "VIGIL_KAFKA_BOOTSTRAP": kafka},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    run_ingest(kafka, path, timeout=300, rate=rate)
 
 
 def _records(kafka: str, topic: str, tag: str, want: int, timeout: float = 180.0) -> list[Any]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -13,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kafka import KafkaConsumer
+from vigil_ingest import run_ingest
 
 from streams.models import DeadLetter
 from streams.topics import DLQ, ENRICHED
@@ -79,12 +77,7 @@ def test_valid_posts_are_enriched_exactly_once_and_malformed_ones_dead_lettered(
     path.write_bytes(b"\n".join(lines) + b"\n")
 
     worker = worker_factory()
-    env = {**os.environ, "VIGIL_KAFKA_BOOTSTRAP": kafka}
-    ingest = subprocess.run(
-        [sys.executable, "-m", "streams", "ingest", "--input", str(path), "--no-progress"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert ingest.returncode == 0, ingest.stderr
+    ingest = run_ingest(kafka, path)
     assert f"sent {len(lines)}, failed 0" in ingest.stderr
 
     def mine(records: list) -> tuple[list, list]:
