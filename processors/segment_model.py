@@ -49,7 +49,10 @@ class Featurizer:
 
     def __call__(self, text: str, extra: Iterable[str] = ()) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
         """Features and, for cue features, where the first match is (for reasons)."""
-        norm = normalise(text)
+        return self.normalised(normalise(text), extra)
+
+    def normalised(self, norm: str, extra: Iterable[str] = ()) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
+        """:meth:`__call__` on text already passed through :func:`~processors.cues.normalise`."""
         where: dict[str, tuple[int, int]] = {}
         tokens = _TOKEN.findall(norm)
         counts = Counter(["w:" + t for t in tokens])
@@ -110,10 +113,10 @@ class SegmentModel:
         values_list: list[float] = []
         names_per_post: list[list[str]] = []
         wheres: list[dict[str, tuple[int, int]]] = []
-        norms = [normalise(text) for text, _ in items]  # for locating word features in their reasons
+        norms = [normalise(text) for text, _ in items]  # featurised, and searched for reasons' words
         offsets = [0]
-        for text, extra in items:
-            feats, where = self.featurizer(text, extra)
+        for norm, (_, extra) in zip(norms, items, strict=True):
+            feats, where = self.featurizer.normalised(norm, extra)
             names = [name for name in feats if name in index]
             rows_list += [index[name] for name in names]
             values_list += [feats[name] for name in names]
