@@ -76,6 +76,10 @@ class SegmentModel:
         self.featurizer = Featurizer()
         names = sorted({name for spec in weights.values() for name in spec["weights"]})
         self.index = {name: i for i, name in enumerate(names)}
+        self.names = names
+        # Rows by token and by token pair, so a post's words need no feature-name strings.
+        self.word_rows = {name[2:]: i for name, i in self.index.items() if name.startswith("w:")}
+        self.pair_rows = {tuple(name[2:].split("_", 1)): i for name, i in self.index.items() if name.startswith("b:")}
         # All dimensions side by side in one matrix, so a post costs a handful of numpy calls.
         self.dims: list[tuple[str, list[str], int, int]] = []
         blocks, centered, biases = [], [], []
@@ -94,6 +98,28 @@ class SegmentModel:
         self.centered = np.hstack(centered)
         self.bias = np.concatenate(biases)
 
+    def _sparse(self, norm: str, extra: Iterable[str], ids: list[int], counts: list[int]) -> dict[str, tuple[int, int]]:
+        """A post's features as model row ids (-1: unknown to the model) and raw counts.
+
+        Appended to ``ids`` and ``counts``; returns where each cue feature first matched. Scaling
+        (:meth:`Featurizer.normalised`'s log counts and L2 norm, which counts the unknown features
+        too) is left to numpy for the whole batch; no string is built per word or word pair.
+        """
+        tokens = _TOKEN.findall(norm)
+        words = Counter(tokens)
+        pairs = Counter(itertools.pairwise(tokens))
+        others: Counter[str] = Counter()
+        where: dict[str, tuple[int, int]] = {}
+        for cue in self.featurizer.cues.find(norm):
+            name = "cue:" + cue.rule
+            others[name] += 1
+            where.setdefault(name, (cue.start, cue.end))
+        others.update(extra)
+        for table, counter in ((self.word_rows, words), (self.pair_rows, pairs), (self.index, others)):
+            ids += map(table.get, counter, itertools.repeat(-1, len(counter)))
+            counts += counter.values()
+        return where
+
     def predict(
         self, text: str, extra: Iterable[str] = ()
     ) -> dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]]:
@@ -108,79 +134,102 @@ class SegmentModel:
         Featurising is per post; the scoring, the softmax and the ranking of reasons are a few
         numpy calls for the whole batch (a post's features are a run of rows in one array).
         """
-        index = self.index
-        rows_list: list[int] = []
-        values_list: list[float] = []
-        names_per_post: list[list[str]] = []
+        ids: list[int] = []
+        raw: list[int] = []
         wheres: list[dict[str, tuple[int, int]]] = []
         norms = [normalise(text) for text, _ in items]  # featurised, and searched for reasons' words
-        offsets = [0]
+        sizes = []
         for norm, (_, extra) in zip(norms, items, strict=True):
-            feats, where = self.featurizer.normalised(norm, extra)
-            names = [name for name in feats if name in index]
-            rows_list += [index[name] for name in names]
-            values_list += [feats[name] for name in names]
-            names_per_post.append(names)
-            wheres.append(where)
-            offsets.append(len(rows_list))
+            wheres.append(self._sparse(norm, extra, ids, raw))
+            sizes.append(len(ids))
         n = len(items)
-        rows = np.asarray(rows_list, dtype=np.int64)
-        values = np.asarray(values_list, dtype=np.float64)
-        counts = np.diff(np.asarray(offsets))
-        owner = np.repeat(np.arange(n), counts)
+        every = np.asarray(ids, dtype=np.int64)
+        logged = 1.0 + np.log(np.asarray(raw, dtype=np.float64))  # as _LOG_COUNT
+        every_owner = np.repeat(np.arange(n), np.diff(np.asarray([0, *sizes])))
+        norm2 = np.bincount(every_owner, weights=logged * logged, minlength=n)
+        scale = 1.0 / np.where(norm2 > 0, np.sqrt(norm2), 1.0)
+        known = every >= 0
+        rows = every[known]
+        owner = every_owner[known]
+        values = logged[known] * scale[owner]
+        counts = np.bincount(owner, minlength=n)
+        bounds = np.concatenate(([0], np.cumsum(counts)))
         scores = np.tile(self.bias, (n, 1))
         if len(rows):
             filled = counts > 0
-            starts = np.asarray(offsets[:-1])[filled]
-            scores[filled] += np.add.reduceat(values[:, None] * self.matrix[rows], starts, axis=0)
+            scores[filled] += np.add.reduceat(values[:, None] * self.matrix[rows], bounds[:-1][filled], axis=0)
         out: list[dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]]] = [{} for _ in range(n)]
-        centered = self.centered[rows] if len(rows) else None
+        # A post's rows are one run, so after a sort by (post, -push) its 3 strongest features are
+        # the first 3 of its run.
+        rank = np.arange(len(rows)) - bounds[:-1][owner]
+        names = self.names
         for dim, classes, lo, hi in self.dims:
             part = scores[:, lo:hi]
             best = part.argmax(axis=1)
             exp = np.exp(part - part.max(axis=1, keepdims=True))
             probs = (exp / exp.sum(axis=1, keepdims=True)).tolist()
-            ranked: list[int] = []
-            pushes: list[float] = []
-            if centered is not None:
-                # How hard each feature pushed its post towards the chosen value, best first per post.
-                push = values * centered[np.arange(len(rows)), lo + best[owner]]
-                order = np.lexsort((-push, owner))
-                ranked = order.tolist()
-                pushes = push.tolist()
-            for i, value in enumerate(best.tolist()):
-                reasons: list[dict[str, Any]] = []
-                located: dict[str, tuple[int, int]] | None = None
-                for j in ranked[offsets[i] : min(offsets[i] + 3, offsets[i + 1])]:
-                    if pushes[j] <= 0:
-                        break
-                    name = names_per_post[i][j - offsets[i]]
-                    reason: dict[str, Any] = {"feature": name, "weight": round(pushes[j], 3)}
+            reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+            if len(rows):
+                # How hard each feature pushed its post towards the chosen value.
+                push = values * self.centered[rows, lo + best[owner]]
+                # One stable float sort: post first (a step larger than any push), then -push.
+                order = np.argsort(owner * (2.0 * np.abs(push).max() + 1.0) - push, kind="stable")
+                chosen = order[(rank < 3) & (push[order] > 0)]
+                for i, row, weight in zip(
+                    owner[chosen].tolist(), rows[chosen].tolist(), push[chosen].tolist(), strict=True
+                ):
+                    name = names[row]
+                    reason: dict[str, Any] = {"feature": name, "weight": round(weight, 3)}
                     where = wheres[i].get(name)
                     if where is None and name[:2] in ("w:", "b:"):
-                        located = _word_spans(norms[i]) if located is None else located
-                        where = located.get(name)
+                        where = wheres[i][name] = _locate(norms[i], name)
                     if where is not None:
                         reason["start"], reason["end"] = where
-                    reasons.append(reason)
-                out[i][dim] = (classes[value], reasons, dict(zip(classes, probs[i], strict=True)))
+                    reasons[i].append(reason)
+            for i, value in enumerate(best.tolist()):
+                out[i][dim] = (classes[value], reasons[i], dict(zip(classes, probs[i], strict=True)))
         return out
 
 
-def _word_spans(text: str) -> dict[str, tuple[int, int]]:
-    """Where each word (``w:``) and word pair (``b:``) feature of normalised ``text`` first stands.
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
 
-    Built from the same tokens as the features, so every word feature of the post is found; no
-    regex is made from post text (a post's words are unbounded in number and length).
+
+def _locate(text: str, name: str) -> tuple[int, int] | None:
+    """Where a word (``w:``) or word pair (``b:``) feature first stands in normalised ``text``.
+
+    ``str.find`` with the tokenizer's boundaries checked by hand: no regex is made from post
+    text (a post's words are unbounded in number and length, and a cache of them grew without end).
     """
-    spans: dict[str, tuple[int, int]] = {}
-    previous: re.Match[str] | None = None
-    for match in _TOKEN.finditer(text):
-        spans.setdefault("w:" + match.group(), match.span())
-        if previous is not None:
-            spans.setdefault(f"b:{previous.group()}_{match.group()}", (previous.start(), match.end()))
-        previous = match
-    return spans
+    first, _, second = name[2:].partition("_") if name[0] == "b" else (name[2:], "", "")
+    pos = _find_token(text, first, 0)
+    while pos is not None:
+        end = pos + len(first)
+        if not second:
+            return pos, end
+        after = end
+        while after < len(text) and text[after] not in _TOKEN_CHARS and text[after] not in "?!":
+            after += 1
+        if _find_token(text, second, after, anchored=True) is not None:
+            return pos, after + len(second)
+        pos = _find_token(text, first, pos + 1)
+    return None
+
+
+def _find_token(text: str, token: str, start: int, *, anchored: bool = False) -> int | None:
+    """The first position from ``start`` where ``token`` stands as a whole token (``_TOKEN``'s)."""
+    word = token[0] in _TOKEN_CHARS  # "?" and "!" are tokens on their own wherever they stand
+    while True:
+        pos = start if anchored and text.startswith(token, start) else (-1 if anchored else text.find(token, start))
+        if pos < 0:
+            return None
+        end = pos + len(token)
+        if not word or (
+            (pos == 0 or text[pos - 1] not in _TOKEN_CHARS) and (end == len(text) or text[end] not in _TOKEN_CHARS)
+        ):
+            return pos
+        if anchored:
+            return None
+        start = pos + 1
 
 
 def _training_rows() -> list[dict[str, Any]]:
