@@ -102,7 +102,7 @@ def main() -> None:
             raise SystemExit(f"{rejected} benchmark posts were rejected: the pipeline is broken")
         return elapsed
 
-    listening = ("vigil_crisis", "vigil_segments", "vigil_adverse_events")
+    listening = ("vigil_cues", "vigil_crisis", "vigil_segments", "vigil_adverse_events")
     tok_best = enrich_best = drugs_best = float("inf")
     for _ in range(args.rounds):
         tok_best = min(tok_best, run_tokenizer())

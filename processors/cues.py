@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Cue", "CueSet", "load_yaml", "normalise"]
+__all__ = ["Cue", "CueScanner", "CueSet", "load_yaml", "normalise"]
 
 _TRANSLATE = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u02bc": "'", "\u2014": "-", "\u2013": "-"}
@@ -33,6 +33,7 @@ _WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 _LEAD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]|\x00")
 _MAX_PREFIXES = 400
 _NUMBER = "\x00"  # index key of patterns that start with a number (\d)
+_BOUNDARY = "\x01"  # a word boundary (\b) in a pattern's literal prefix
 
 
 def normalise(text: str) -> str:
@@ -66,41 +67,25 @@ class CueSet:
         self.rules = {
             name: re.compile("|".join(_bounded(p) for p in patterns)) for name, patterns in rules.items() if patterns
         }
-        by_word: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+        by_word: dict[str, list[_Member]] = {}
         self._scan: list[tuple[str, re.Pattern[str]]] = []
         for name, patterns in rules.items():
             for pattern in patterns:
                 compiled = re.compile(_bounded(pattern))
-                words = _first_words(pattern)
-                if words is None:
+                index = _first_words(pattern)
+                if index is None:
                     self._scan.append((name, compiled))
                 else:
+                    words, prefixes = index
                     for word in words:
-                        by_word.setdefault(word, []).append((name, compiled))
-        # key -> (one alternation of its patterns, the patterns); the alternation only says
-        # whether any of them can match here, the members then say which.
-        self._by_word: dict[str, tuple[re.Pattern[str], list[tuple[str, re.Pattern[str]]]]] = {
-            key: (_any_of(members), members) for key, members in by_word.items()
-        }
+                        by_word.setdefault(word, []).append((0, name, compiled, prefixes))
+        self._members = by_word
+        self._groups: dict[str, _Entry] = {key: _entry(members) for key, members in by_word.items()}
+        self._scans = [(0, name, regex) for name, regex in self._scan]
 
     def find(self, text: str) -> list[Cue]:
-        """Every match of every rule in normalised ``text``, in text order (one per rule and start)."""
-        found: dict[tuple[str, int], Cue] = {}
-        by_word = self._by_word
-        number = by_word.get(_NUMBER)
-        for word in _WORD.finditer(text):
-            key = word.group()[:4]
-            entry = by_word.get(key)
-            if number is not None and key[0].isdigit():
-                for group in (entry, number):
-                    if group is not None:
-                        _try(group, text, word.start(), found)
-            elif entry is not None:
-                _try(entry, text, word.start(), found)
-        for name, regex in self._scan:
-            for match in regex.finditer(text):
-                found.setdefault((name, match.start()), Cue(name, match.start(), match.end()))
-        return sorted(found.values(), key=lambda cue: (cue.start, cue.rule))
+        """Every match of every rule in normalised ``text``, in text order (the longest per rule and start)."""
+        return _scan(text, self._groups, self._scans, 1)[0]
 
     def first(self, rule: str, text: str) -> Cue | None:
         """The first match of one rule, or ``None``."""
@@ -109,26 +94,94 @@ class CueSet:
         return Cue(rule, match.start(), match.end()) if match else None
 
 
-def _try(
-    entry: tuple[re.Pattern[str], list[tuple[str, re.Pattern[str]]]], text: str, pos: int, found: dict[tuple[str, int], Cue]
-) -> None:
-    """Add the matches at ``pos`` of one key's patterns to ``found``."""
-    combined, members = entry
-    if combined.match(text, pos) is None:
-        return
-    for name, regex in members:
-        if (name, pos) not in found:
-            match = regex.match(text, pos)
-            if match:
-                found[(name, pos)] = Cue(name, pos, match.end())
+class CueScanner:
+    """Several cue sets matched in one pass over a text's words (the pass is most of the cost).
+
+    Args:
+        sets: ``{name: CueSet}``; :meth:`scan` returns each set's :meth:`CueSet.find` under its name.
+    """
+
+    def __init__(self, sets: dict[str, CueSet]) -> None:
+        self.names = list(sets)
+        members: dict[str, list[_Member]] = {}
+        self._scans: list[tuple[int, str, re.Pattern[str]]] = []
+        for slot, cue_set in enumerate(sets.values()):
+            for key, members_of_key in cue_set._members.items():
+                members.setdefault(key, []).extend(
+                    (slot, name, regex, starts) for _, name, regex, starts in members_of_key
+                )
+            self._scans += [(slot, name, regex) for _, name, regex in cue_set._scans]
+        self._groups = {key: _entry(group) for key, group in members.items()}
+
+    def scan(self, text: str) -> dict[str, list[Cue]]:
+        """Each set's matches in normalised ``text``, as its own :meth:`CueSet.find` would give."""
+        return dict(zip(self.names, _scan(text, self._groups, self._scans, len(self.names)), strict=True))
 
 
-def _any_of(members: list[tuple[str, re.Pattern[str]]]) -> re.Pattern[str]:
-    """One regex that matches where any member matches (a member with its own groups is fine)."""
-    try:
-        return re.compile("|".join(regex.pattern for _, regex in members))
-    except re.error:  # e.g. numbered back-references that the join would shift
-        return re.compile("")
+# A pattern in the index: (result slot, rule, compiled pattern, the literal texts its matches start
+# with, or None when unknown).
+_Member = tuple[int, str, re.Pattern[str], frozenset[str] | None]
+# An index key: (the lengths of its members' literal starts, {literal start: members}, the members
+# whose start is unknown). At a position, one slice and one dict lookup per length find exactly the
+# members whose literal start stands there; only those are run.
+_Entry = tuple[tuple[int, ...], dict[str, list[_Member]], list[_Member]]
+
+
+def _entry(members: list[_Member]) -> _Entry:
+    buckets: dict[str, list[_Member]] = {}
+    anywhere: list[_Member] = []
+    for member in members:
+        starts = member[3]
+        if starts is None:
+            anywhere.append(member)
+            continue
+        # Keep the shortest starts: a longer one that begins with another would run the pattern twice.
+        for start in starts:
+            if not any(start != other and start.startswith(other) for other in starts):
+                buckets.setdefault(start, []).append(member)
+    return tuple(sorted({len(start) for start in buckets})), buckets, anywhere
+
+
+def _scan(
+    text: str, groups: dict[str, _Entry], scans: list[tuple[int, str, re.Pattern[str]]], slots: int
+) -> list[list[Cue]]:
+    """Matches per slot: patterns tried only where a word they can start with stands."""
+    found: list[dict[tuple[str, int], Cue]] = [{} for _ in range(slots)]
+    number = groups.get(_NUMBER)
+    for word in _WORD.finditer(text):
+        key = word.group()[:4]
+        entry = groups.get(key)
+        if number is not None and key[0].isdigit():
+            for group in (entry, number):
+                if group is not None:
+                    _try(group, text, word.start(), found)
+        elif entry is not None:
+            _try(entry, text, word.start(), found)
+    for slot, name, regex in scans:
+        for match in regex.finditer(text):
+            found[slot].setdefault((name, match.start()), Cue(name, match.start(), match.end()))
+    return [sorted(f.values(), key=lambda cue: (cue.start, cue.rule)) if f else [] for f in found]
+
+
+def _try(entry: _Entry, text: str, pos: int, found: list[dict[tuple[str, int], Cue]]) -> None:
+    """Add the matches at ``pos`` of one key's patterns to ``found`` (per slot)."""
+    lengths, buckets, anywhere = entry
+    for length in lengths:
+        bucket = buckets.get(text[pos : pos + length])
+        if bucket is not None:
+            _run(bucket, text, pos, found)
+    if anywhere:
+        _run(anywhere, text, pos, found)
+
+
+def _run(members: list[_Member], text: str, pos: int, found: list[dict[tuple[str, int], Cue]]) -> None:
+    """Run ``members`` at ``pos``; of a rule's matches that start here the longest is kept."""
+    for slot, name, regex, _ in members:
+        match = regex.match(text, pos)
+        if match:
+            known = found[slot].get((name, pos))
+            if known is None or known.end < match.end():
+                found[slot][(name, pos)] = Cue(name, pos, match.end())
 
 
 def _bounded(pattern: str) -> str:
@@ -146,18 +199,24 @@ def _bounded(pattern: str) -> str:
     return f"(?:{head}(?:{pattern}){tail})"
 
 
-def _first_words(pattern: str) -> set[str] | None:
+def _first_words(pattern: str) -> tuple[set[str], frozenset[str] | None] | None:
     """Index keys for the words a match can start with, or ``None`` when they cannot be known.
 
     A key is the first word's first four characters (the whole word when shorter), so a pattern
-    starting with "ration(ing|ed)?" is keyed ``rati`` and found at "rationing".
+    starting with "ration(ing|ed)?" is keyed ``rati`` and found at "rationing". Also the literal
+    texts a match starts with (up to 12 characters: "my son", "my daughter"), or ``None`` when a
+    match can start with a number.
     """
     try:
         prefixes = _prefixes(list(sre_parse.parse(pattern)), 12)
     except (re.error, _Unknown, RecursionError):
         return None
     keys = set()
-    for prefix, complete in prefixes:
+    literal = set()
+    for boundary, complete in prefixes:
+        prefix = boundary.lstrip(_BOUNDARY)
+        # What a match starts with, up to a number (its digits are not known) or a word boundary.
+        literal.add(re.split("[\x00\x01]", prefix, maxsplit=1)[0])
         lead = _LEAD.match(prefix)
         if not lead:
             return None
@@ -173,7 +232,9 @@ def _first_words(pattern: str) -> set[str] | None:
             keys.add(word)
         else:
             return None
-    return keys or None
+    if not keys:
+        return None
+    return keys, None if "" in literal else frozenset(literal)
 
 
 class _Unknown(Exception):
@@ -187,10 +248,11 @@ def _prefixes(items: list[Any], budget: int) -> set[tuple[str, bool]]:
     if budget <= 0:
         return {("", False)}
     (op, arg), rest = items[0], items[1:]
-    if op is sre_constants.AT:
-        return _prefixes(rest, budget)
-    heads: set[tuple[str, bool]]
-    if op is sre_constants.LITERAL:
+    if op is sre_constants.AT and arg is sre_constants.AT_BOUNDARY:
+        heads = {(_BOUNDARY, True)}  # a word ends (or starts) here; matches no character
+    elif op is sre_constants.AT or (op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT) and arg[0] < 0):
+        return _prefixes(rest, budget)  # zero width: anchors and lookbehinds
+    elif op is sre_constants.LITERAL:
         heads = {(chr(arg), True)}
     elif op is sre_constants.SUBPATTERN:
         heads = _prefixes(list(arg[-1]), budget)
@@ -198,9 +260,12 @@ def _prefixes(items: list[Any], budget: int) -> set[tuple[str, bool]]:
         heads = set().union(*(_prefixes(list(branch), budget) for branch in arg[1]))
     elif op is sre_constants.IN and all(o is sre_constants.LITERAL for o, _ in arg):
         heads = {(chr(a), True) for _, a in arg}
-    elif op is sre_constants.IN and (sre_constants.CATEGORY, sre_constants.CATEGORY_DIGIT) in arg:
-        if not all(o is sre_constants.CATEGORY or (o is sre_constants.LITERAL and a == ord(",")) for o, a in arg):
-            return {("", False)}
+    elif op is sre_constants.IN and all(
+        (o is sre_constants.CATEGORY and a is sre_constants.CATEGORY_DIGIT)
+        or (o is sre_constants.LITERAL and a == ord(","))
+        or (o is sre_constants.RANGE and ord("0") <= a[0] <= a[1] <= ord("9"))
+        for o, a in arg
+    ):
         heads = {(_NUMBER, False)}  # a number: its digits are not known
     elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
         low, _, body = arg

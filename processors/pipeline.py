@@ -51,6 +51,9 @@ def build_nlp(lexicon: DrugLexicon | None = None, *, cache_dir: Path | None = No
     segments = nlp.add_pipe("vigil_segments")
     segments.set_model(load_segment_model(cache_dir))
     nlp.add_pipe("vigil_adverse_events")
+    # One pass over each post for the cue sets of crisis, segments and adverse events.
+    scanner = nlp.add_pipe("vigil_cues", before="vigil_crisis")
+    scanner.gather([component for _, component in nlp.pipeline])
     # Last, so the components' own helper tokenizers copy the real one, not the wrapper.
     nlp.tokenizer = KeepTextTokenizer(nlp.tokenizer)
     # The lexicon is ~70k long-lived objects; without this every full garbage collection walks

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from processors.cues import CueSet, load_yaml, normalise
+from processors.cues import Cue, CueSet, load_yaml, normalise
 
 __all__ = ["DIMENSIONS", "SegmentModel", "crisis_features", "load_segment_model"]
 
@@ -98,7 +98,9 @@ class SegmentModel:
         self.centered = np.hstack(centered)
         self.bias = np.concatenate(biases)
 
-    def _sparse(self, norm: str, extra: Iterable[str], ids: list[int], counts: list[int]) -> dict[str, tuple[int, int]]:
+    def _sparse(
+        self, norm: str, extra: Iterable[str], ids: list[int], counts: list[int], cues: list[Cue] | None = None
+    ) -> dict[str, tuple[int, int]]:
         """A post's features as model row ids (-1: unknown to the model) and raw counts.
 
         Appended to ``ids`` and ``counts``; returns where each cue feature first matched. Scaling
@@ -110,7 +112,7 @@ class SegmentModel:
         pairs = Counter(itertools.pairwise(tokens))
         others: Counter[str] = Counter()
         where: dict[str, tuple[int, int]] = {}
-        for cue in self.featurizer.cues.find(norm):
+        for cue in self.featurizer.cues.find(norm) if cues is None else cues:
             name = "cue:" + cue.rule
             others[name] += 1
             where.setdefault(name, (cue.start, cue.end))
@@ -127,20 +129,30 @@ class SegmentModel:
         return self.predict_batch([(text, extra)])[0]
 
     def predict_batch(
-        self, items: Sequence[tuple[str, Iterable[str]]]
+        self,
+        items: Sequence[tuple[str, Iterable[str]]],
+        *,
+        norms: Sequence[str] | None = None,
+        cues: Sequence[list[Cue] | None] | None = None,
     ) -> list[dict[str, tuple[str, list[dict[str, Any]], dict[str, float]]]]:
         """:meth:`predict` for many ``(text, extra features)`` at once.
 
         Featurising is per post; the scoring, the softmax and the ranking of reasons are a few
         numpy calls for the whole batch (a post's features are a run of rows in one array).
+
+        Args:
+            items: ``(text, extra features)`` per post.
+            norms: Each text through :func:`~processors.cues.normalise`, when already made.
+            cues: Each post's matches of ``featurizer.cues`` when already made (``None``: match here).
         """
         ids: list[int] = []
         raw: list[int] = []
         wheres: list[dict[str, tuple[int, int]]] = []
-        norms = [normalise(text) for text, _ in items]  # featurised, and searched for reasons' words
+        if norms is None:
+            norms = [normalise(text) for text, _ in items]  # featurised, and searched for reasons' words
         sizes = []
-        for norm, (_, extra) in zip(norms, items, strict=True):
-            wheres.append(self._sparse(norm, extra, ids, raw))
+        for i, (norm, (_, extra)) in enumerate(zip(norms, items, strict=True)):
+            wheres.append(self._sparse(norm, extra, ids, raw, None if cues is None else cues[i]))
             sizes.append(len(ids))
         n = len(items)
         every = np.asarray(ids, dtype=np.int64)

@@ -18,6 +18,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from processors.components.crisis import _sentences
+from processors.components.scan import doc_cues, doc_norm
 from processors.cues import Cue, CueSet, load_yaml, normalise
 from processors.extensions import DrugMention, doc_text, register_extensions
 
@@ -41,21 +42,37 @@ class AdverseEventFinder:
             {"dependent": [p for p in subjects["dependent"] if "he|she" not in p], "other": subjects["other"]}
         )
 
+    def cue_sets(self) -> dict[str, CueSet]:
+        """The cue sets :meth:`find` matches on a whole post, by the names it looks them up by."""
+        return {"ae_events": self.events, "ae_links": self.links, "ae_no_event": self.no_event}
+
     def find(
-        self, text: str, mentions: list[DrugMention] | list[dict[str, Any]], *, caregiver: bool = False
+        self,
+        text: str,
+        mentions: list[DrugMention] | list[dict[str, Any]],
+        *,
+        caregiver: bool = False,
+        norm: str | None = None,
+        found: dict[str, list[Cue]] | None = None,
     ) -> list[dict[str, Any]]:
         """Adverse events as ``{"drug", "event", "start", "end", "subject"}`` (event offsets).
 
         A drug taken (status current or past) is linked to an event term when a link cue stands in
         the drug's sentence ("gave me", "since starting", "week 2 on", "side effect") and the event
         is in that sentence or the next; or when the event directly follows the drug's name
-        ("keppra fog", "vyvanse comedown"). Sentences that deny an event are skipped.
+        ("keppra fog", "vyvanse comedown"). Sentences that deny an event are skipped. ``norm`` and
+        ``found`` are as for :meth:`CrisisDetector.assess <processors.components.crisis.CrisisDetector.assess>`.
         """
         drugs = [d for d in (_as_tuple(m) for m in mentions) if d[3] in ("current", "past")]
         if not drugs:
             return []
-        norm = normalise(text)
-        event_cues = self.events.find(norm)
+        norm = normalise(text) if norm is None else norm
+        found = found or {}
+
+        def matches(name: str, cue_set: CueSet) -> list[Cue]:
+            return found[name] if name in found else cue_set.find(norm)
+
+        event_cues = matches("ae_events", self.events)
         if not event_cues:
             return []  # most posts: no event term, so no links or denials to look for
         sentences = _sentences(norm)
@@ -64,10 +81,10 @@ class AdverseEventFinder:
             return next((i for i, (a, b) in enumerate(sentences) if a <= pos < b), -1)
 
         denied = [False] * len(sentences)
-        for cue in self.no_event.find(norm):
+        for cue in matches("ae_no_event", self.no_event):
             denied[sentence_of(cue.start)] = True
         linked = [False] * len(sentences)
-        for cue in self.links.find(norm):
+        for cue in matches("ae_links", self.links):
             linked[sentence_of(cue.start)] = True
         events = []
         for cue in event_cues:
@@ -133,10 +150,18 @@ class AdverseEventComponent:
         self.name = name
         self.finder = AdverseEventFinder()
 
+    def cue_sets(self) -> dict[str, CueSet]:
+        """For ``vigil_cues``: the sets to scan for this component."""
+        return self.finder.cue_sets()
+
     def __call__(self, doc: Doc) -> Doc:
         mentions = doc._.drug_mentions or []
         caregiver = (doc._.segments or {}).get("audience") == "caregiver"
-        doc._.adverse_events = self.finder.find(doc_text(doc), mentions, caregiver=caregiver) if mentions else []
+        doc._.adverse_events = (
+            self.finder.find(doc_text(doc), mentions, caregiver=caregiver, norm=doc_norm(doc), found=doc_cues(doc))
+            if mentions
+            else []
+        )
         return doc
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from processors.components.scan import doc_cues, doc_norm
 from processors.cues import Cue, CueSet, load_yaml, normalise
 from processors.extensions import doc_text, register_extensions
 
@@ -58,18 +59,30 @@ class CrisisDetector:
         self.cues = CueSet(rules)
         self.suppress = CueSet(data["suppress"])
 
-    def assess(self, text: str) -> dict[str, Any]:
+    def cue_sets(self) -> dict[str, CueSet]:
+        """The cue sets :meth:`assess` matches on a whole post, by the names it looks them up by."""
+        return {"crisis": self.cues, "crisis_context": self.suppress}
+
+    def assess(
+        self, text: str, *, norm: str | None = None, found: dict[str, list[Cue]] | None = None
+    ) -> dict[str, Any]:
         """``{"level", "score", "reasons"}`` for one post.
 
         Reasons are dicts ``{"rule", "level", "start", "end"}`` (character offsets into the text)
         for cues that counted, and ``{"rule", "ignored": <why>, ...}`` for cues switched off.
+
+        Args:
+            text: The post's text.
+            norm: ``normalise(text)``, when already made.
+            found: The sets of :meth:`cue_sets` already matched on ``norm`` (a missing one is matched here).
         """
-        norm = normalise(text)
-        cues = self.cues.find(norm)
+        norm = normalise(text) if norm is None else norm
+        found = found or {}
+        cues = found["crisis"] if "crisis" in found else self.cues.find(norm)
         if not cues:
             return {"level": "none", "score": 0.0, "reasons": []}
         # One pass over the whole post for cues and for context; sentences then group them.
-        context_all = self.suppress.find(norm)
+        context_all = found["crisis_context"] if "crisis_context" in found else self.suppress.find(norm)
         resolved = any(c.rule == "resolved" for c in context_all)
         reasons: list[dict[str, Any]] = []
         best = "none"
@@ -168,8 +181,12 @@ class CrisisComponent:
         self.name = name
         self.detector = CrisisDetector()
 
+    def cue_sets(self) -> dict[str, CueSet]:
+        """For ``vigil_cues``: the sets to scan for this component."""
+        return self.detector.cue_sets()
+
     def __call__(self, doc: Doc) -> Doc:
-        doc._.crisis = self.detector.assess(doc_text(doc))
+        doc._.crisis = self.detector.assess(doc_text(doc), norm=doc_norm(doc), found=doc_cues(doc))
         return doc
 
 

@@ -17,6 +17,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from processors.components.scan import doc_cues, doc_norm
 from processors.cues import CueSet, load_yaml, normalise
 from processors.extensions import doc_text, register_extensions
 from processors.segment_model import SegmentModel, crisis_features
@@ -136,6 +137,10 @@ class SegmentComponent:
         """Use a trained model for audience, behaviour and stage."""
         self.model = model
 
+    def cue_sets(self) -> dict[str, CueSet]:
+        """For ``vigil_cues``: the model's cue set, scanned with the other components' sets."""
+        return {"segments": self.model.featurizer.cues} if self.model is not None else {}
+
     def __call__(self, doc: Doc) -> Doc:
         return self._tag([doc])[0]
 
@@ -151,7 +156,9 @@ class SegmentComponent:
                 doc._.segments = self.tagger.tag(doc_text(doc), crisis_level=crisis["level"])
             return docs
         batch = self.model.predict_batch(
-            [(doc_text(doc), crisis_features(crisis)) for doc, crisis in zip(docs, assessments, strict=True)]
+            [(doc_text(doc), crisis_features(crisis)) for doc, crisis in zip(docs, assessments, strict=True)],
+            norms=[doc_norm(doc) for doc in docs],
+            cues=[doc_cues(doc).get("segments") for doc in docs],
         )
         for doc, crisis, predicted in zip(docs, assessments, batch, strict=True):
             doc._.crisis = crisis = combine_crisis(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from processors.cues import CueSet, load_yaml, normalise
+from processors.cues import CueScanner, CueSet, load_yaml, normalise
 
 
 def spans(cues: CueSet, text: str) -> list[tuple[str, str]]:
@@ -340,3 +340,36 @@ def test_the_index_and_the_scan_agree_on_hand_picked_edge_cases() -> None:
         '"unclosed quote and 4 days without',
     ]
     assert compare(rules, texts) == []
+
+
+# --- one pass for several sets --------------------------------------------------------------------
+
+
+def test_a_scanner_finds_what_each_set_finds_on_its_own() -> None:
+    sets = {name: CueSet(rules) for name, rules in FILES.items()}
+    scanner = CueScanner(sets)
+    matched = 0
+    for text in TEXTS:
+        norm = normalise(text)
+        together = scanner.scan(norm)
+        assert set(together) == set(sets)
+        for name, cue_set in sets.items():
+            assert together[name] == cue_set.find(norm), (name, norm)
+            matched += len(together[name])
+    assert matched > len(TEXTS)  # the comparison is not between empty lists
+
+
+def test_a_rule_keeps_its_longest_match_at_a_start() -> None:
+    cues = CueSet({"swelling": ["throat (is )?swell", "throat (is )?swelling( up)?"]})
+    assert spans(cues, "my throat is swelling up fast") == [("swelling", "throat is swelling up")]
+
+
+def test_a_word_boundary_and_a_lookbehind_still_index_a_pattern() -> None:
+    """``\\bten\\b`` and ``(?<=...)induced`` are keyed by their first word, not scanned everywhere."""
+    cues = CueSet({"ten": [r"\bten\b(?= .{0,20}rash)"], "induced": [r"(?<=\w[- ])induced"]})
+    assert not cues._scans
+    assert spans(cues, "ten days of rash, not tendons; steroid-induced and drug induced") == [
+        ("ten", "ten"),
+        ("induced", "induced"),
+        ("induced", "induced"),
+    ]

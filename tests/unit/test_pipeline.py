@@ -255,3 +255,28 @@ def test_a_crashing_post_becomes_an_enrichment_error(fragile_enricher: Enricher)
     assert results[3]["drugs"][0]["generic"] == "semaglutide"
     error = results[1]
     assert isinstance(error, InvalidPost) and error.field == "text" and POISON not in str(error)
+
+
+# --- one cue pass per post -------------------------------------------------------------------------
+
+LISTENING_TEXTS = [
+    "my son is on keppra and he is having a seizure right now, lips going blue",
+    "can't afford my insulin this month, rationing until payday",
+    "started sertraline 3 weeks ago and now I'm having thoughts of ending it",
+    "two years ago I ended up in the ER after an overdose, doing great now",
+    "Lamictal gave me a rash on my chest, is that the bad one?",
+    "Big Pharma wants you on Ozempic forever, look at who funded the trial",
+    "this commercial makes me want to die lol",
+]
+
+
+def test_components_give_the_same_tags_with_or_without_the_shared_cue_pass(nlp: Language, enricher: Enricher) -> None:
+    """``vigil_cues`` is only a speed-up: each component matches its own sets when it did not run."""
+    posts = [post(id=f"p{i}", text=text) for i, text in enumerate(LISTENING_TEXTS)]
+    shared = list(enricher.enrich(posts, now=NOW))
+    with nlp.select_pipes(disable=["vigil_cues"]):
+        alone = list(enricher.enrich(posts, now=NOW))
+    assert shared == alone
+    levels = [out["crisis"]["level"] for out in shared]
+    assert levels[0] == "critical" and levels[1] == "high" and "none" in levels  # the texts exercise the cues
+    assert any(out["adverse_events"] for out in shared)
