@@ -36,9 +36,7 @@ def test_minutes_in_one_window_are_summed_and_keys_stay_apart() -> None:
         _row("2026-11-27T10:10:00Z", 7),
         _row("2026-11-27T10:00:00Z", 1, drug="adalimumab"),
     ]
-    by_start = {
-        (w["window_start"], w["drug"]): w["posts"] for w in _hopping(rows, size=600, step=60)
-    }
+    by_start = {(w["window_start"], w["drug"]): w["posts"] for w in _hopping(rows, size=600, step=60)}
     assert by_start[("2026-11-27T10:00:00Z", "insulin glargine")] == 2 + 5  # 10:10 is the next window's
     assert by_start[("2026-11-27T10:01:00Z", "insulin glargine")] == 5 + 7
     assert by_start[("2026-11-27T10:00:00Z", "adalimumab")] == 1
