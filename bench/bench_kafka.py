@@ -394,6 +394,11 @@ PROFILE_STAGES = {  # py-spy frames read "function (path:line)"; a stage is ever
     "  windowed tables (Aggregates.update)": "update (streams/tables.py",
     "  metrics (VigilMetrics.record_post)": "record_post (streams/metrics.py",
     "idle (waiting in select)": "select (selectors.py",
+    "Faust stream: events to the agent (faust/streams.py)": "(faust/streams.py",
+    "Faust consumer: fetch, hand out, commit (faust/transport/)": "(faust/transport/",
+    "aiokafka consumer (fetch, decode records)": "(aiokafka/consumer/",
+    "aiokafka producer (batch, send)": "(aiokafka/producer/",
+    "Faust web server (/metrics scrapes)": "(faust/web/",
 }
 
 

@@ -136,8 +136,10 @@ def _entry(members: list[_Member]) -> _Entry:
             anywhere.append(member)
             continue
         # Keep the shortest starts: a longer one that begins with another would run the pattern twice.
-        for start in starts:
-            if not any(start != other and start.startswith(other) for other in starts):
+        kept: list[str] = []
+        for start in sorted(starts, key=len):
+            if not start.startswith(tuple(kept)):
+                kept.append(start)
                 buckets.setdefault(start, []).append(member)
     return tuple(sorted({len(start) for start in buckets})), buckets, anywhere
 
