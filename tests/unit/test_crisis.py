@@ -85,6 +85,21 @@ def assert_points_at(result: dict[str, Any], text: str, cues: tuple[str, ...]) -
 CRITICAL = flatten(
     [
         case(
+            "relapsed tonight. got the blade out and it went deeper than last time, it wont stop bleeding",
+            "got the blade out",
+            "wont stop bleeding",
+        ),
+        case(
+            "bs 2.4 and its still dropping after 3 juices. think i did my tresiba with the humalog pen by mistake",
+            "tresiba with the humalog pen by mistake",
+        ),
+        case("libre just says HI, been puking all night and my breath smells like nail polish", "libre just says HI"),
+        case("gave my books away this week. I won't be a bother to anyone much longer", "won't be a bother"),
+        case(
+            "@sam please don't go to the bridge, I've called the police to your address, stay on the phone with me",
+            "please don't go to the bridge",
+        ),
+        case(
             "i cant do this anymore. been saving up my seroquel for weeks and tonight is the night",
             "saving up my seroquel",
             "tonight is the night",
@@ -301,6 +316,11 @@ IDIOMS = [
     case("ugh I'm going to die 😂 this meeting will not end"),
 ]
 NOT_THE_AUTHOR = [
+    case("Grey's last night when she overdosed in the on-call room... the actress deserves an emmy"),
+    case("finished that novel and the self-harm scenes wrecked me, need something light now"),
+    case("three years since we lost Leo to sepsis. learn the signs: mottled skin, fast breathing"),
+    case("just read about that teen in Leeds who overdosed on pills from Snapchat. heartbreaking"),
+    case("i swear i'll kill myself if the train is late again"),
     case("read an article about a man in Minnesota who died rationing insulin. this is why we fight #insulin4all"),
     case("these insulin prices are criminal, people are dying because of rationing"),
     case(
