@@ -84,6 +84,20 @@ def assert_points_at(result: dict[str, Any], text: str, cues: tuple[str, ...]) -
 
 CRITICAL = flatten(
     [
+        case("@jess_k are u safe right now? im on the phone to the crisis line for you", "are u safe right now"),
+        case(
+            "@tom_r we've called the police to your address, open the door when they knock",
+            "we've called the police to your address",
+        ),
+        case("goodbye everyone. im sorry for everything, i wont be around to post anymore", "wont be around to post anymore"),
+        case("gave away my books and my cat this week, written my will, done with it all", "gave away my books"),
+        case("my 15yo says she took them 3 hours ago, found her with an empty packet", "says she took"),
+        case("dad on apixaban coughed up a cup of blood, ambulance coming", "coughed up a cup of blood"),
+        case("crushing chest pain and my left arm is numb, sweating loads", "crushing chest pain"),
+        case("havent had insulin in 4 days cos money, throwing up since lunch", "havent had insulin in 4 days"),
+        case("nan got into her dosette box, took 2 weeks of tablets in one go", "got into her dosette box"),
+        case("grandad's pulse is 35 and he's grey and confused, waiting on the ambulance", "pulse is 35"),
+        case("my son's locked himself in and won't answer, texted 'sorry mum'", "locked himself in"),
         case(
             "relapsed tonight. got the blade out and it went deeper than last time, it wont stop bleeding",
             "got the blade out",
@@ -316,6 +330,12 @@ IDIOMS = [
     case("ugh I'm going to die 😂 this meeting will not end"),
 ]
 NOT_THE_AUTHOR = [
+    case("Epilepsy Awareness Week starts Monday, free seizure first-aid webinar, link in bio"),
+    case("that's how people end up in DKA, stop telling type 1s to cut their insulin"),
+    case("kms if this zoom call runs over again"),
+    case("the regulator took 15 yrs to add that warning"),
+    case("a year ago i overdosed and woke up in resus. today im 300 days free from self harm"),
+    case("took 3 weeks of sick leave after the surgery, back at work now"),
     case("Grey's last night when she overdosed in the on-call room... the actress deserves an emmy"),
     case("finished that novel and the self-harm scenes wrecked me, need something light now"),
     case("three years since we lost Leo to sepsis. learn the signs: mottled skin, fast breathing"),

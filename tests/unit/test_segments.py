@@ -47,11 +47,7 @@ AUDIENCE = [
     case("our son's endo wants to bump his Lantus, he's been running high every night", "caregiver"),
     case("my wife has had MS since her twenties and I do all her injections now", "caregiver"),
     case("my mom takes Eliquis and keeps bruising, should we ask her doctor about switching?", "caregiver"),
-    case(
-        "as a T1D mom I've learned to sleep with one ear open for the Dexcom alarms",
-        "caregiver",
-        bug="'T1D mom' is a caregiver cue but the model says patient",
-    ),
+    case("as a T1D mom I've learned to sleep with one ear open for the Dexcom alarms", "caregiver"),
     case(
         "Call your senator today and tell them to cap insulin at $35 a month. No family should have to choose. "
         "#insulin4all",
