@@ -89,7 +89,10 @@ CRITICAL = flatten(
             "@tom_r we've called the police to your address, open the door when they knock",
             "we've called the police to your address",
         ),
-        case("goodbye everyone. im sorry for everything, i wont be around to post anymore", "wont be around to post anymore"),
+        case(
+            "goodbye everyone. im sorry for everything, i wont be around to post anymore",
+            "wont be around to post anymore",
+        ),
         case("gave away my books and my cat this week, written my will, done with it all", "gave away my books"),
         case("my 15yo says she took them 3 hours ago, found her with an empty packet", "says she took"),
         case("dad on apixaban coughed up a cup of blood, ambulance coming", "coughed up a cup of blood"),
