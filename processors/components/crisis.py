@@ -31,15 +31,18 @@ _RANK = {level: i for i, level in enumerate(LEVELS)}
 # Families where jokes and idioms are common ("I want to die lol"); elsewhere they never excuse a cue.
 _HYPERBOLE_PRONE = frozenset({"suicidal_ideation", "distress"})
 _SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+|\n+")
+# The negator is the last word before the cue, with nothing but spaces or quotes between: "no, call
+# 999 now" answers a question, it negates nothing.
 _NEGATORS = re.compile(
-    r"\b(not|never|no|n't|dont|don't|didnt|didn't|isnt|isn't|wasnt|wasn't|havent|haven't|hasnt|hasn't|without|nothing)\W*$"
+    r"\b(not|never|no|n't|dont|don't|didnt|didn't|isnt|isn't|wasnt|wasn't|havent|haven't|hasnt|hasn't|without|nothing)"
+    r"[^\w,.;:!?]*$"
 )
 _PRESENT = re.compile(r"\b(my|i'?m|im|i am|i'?ve|ive|me|he'?s|she'?s|he is|she is|they'?re|we'?re|right now|now)\b")
 _NEGATION_REACH = 24  # characters before a cue searched for a negator ("not really suicidal")
 _LAUGHTER_REACH = 20  # laughter this close after any cue makes it a joke ("can't breathe 😂")
 # A cue inside a conditional of a question is hypothetical ("how would i know if my toddler is having
 # a seizure?"); the cue's own clause, up to the "if", is searched.
-_CONDITIONAL = re.compile(r"\b(if|whether)\b[^.,;!?]{0,40}$")
+_CONDITIONAL = re.compile(r"\b(if|whether|only when|whenever|in case)\b[^.,;!?]{0,40}$")
 _SINCE = re.compile(r"\bsince\b")  # "since starting it 3 weeks ago ..." is ongoing, not past
 
 

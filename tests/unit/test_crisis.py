@@ -84,6 +84,16 @@ def assert_points_at(result: dict[str, Any], text: str, cues: tuple[str, ...]) -
 
 CRITICAL = flatten(
     [
+        case("@mo_k no, call 999 now. warfarin + a head bump + sleepy is an emergency", "call 999 now"),
+        case("@lily use the glucagon now, outer thigh is fine, then ring an ambulance", "use the glucagon now"),
+        case("@dan please take him to A&E right now, don't wait for the GP", "take him to A&E right now"),
+        case(
+            "my daughter told me tonight she doesn't want to be here anymore. she's 14",
+            "doesn't want to be here anymore",
+        ),
+        case("writing my last post here. left my passwords for my sister. thanks all", "writing my last post"),
+        case("she's been throwing up since 6 and her dexcom says HIGH, she won't wake properly", "dexcom says HIGH"),
+        case("on apixaban, cut my hand and it's been bleeding for over 40 minutes", "bleeding for over 40 minutes"),
         case("@jess_k are u safe right now? im on the phone to the crisis line for you", "are u safe right now"),
         case(
             "@tom_r we've called the police to your address, open the door when they knock",
@@ -333,6 +343,8 @@ IDIOMS = [
     case("ugh I'm going to die 😂 this meeting will not end"),
 ]
 NOT_THE_AUTHOR = [
+    case("read in the Daily Mail that montelukast causes suicidal thoughts, should I worry about my grandson?"),
+    case("new inhaler today, do i use it before the gym or only when i can't breathe?"),
     case("Epilepsy Awareness Week starts Monday, free seizure first-aid webinar, link in bio"),
     case("that's how people end up in DKA, stop telling type 1s to cut their insulin"),
     case("kms if this zoom call runs over again"),
