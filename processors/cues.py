@@ -33,6 +33,7 @@ _WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 _LEAD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]|\x00")
 _MAX_PREFIXES = 400
 _NUMBER = "\x00"  # index key of patterns that start with a number (\d)
+_INFLECTION = "(?:s|es|ed|d|ing)?"  # endings a pattern's last word may take (not "er": "numb" is not "number")
 _BOUNDARY = "\x01"  # a word boundary (\b) in a pattern's literal prefix
 
 
@@ -192,12 +193,14 @@ def _bounded(pattern: str) -> str:
     Not ``\\b``: a cue may start or end with an emoji or "#" ("💀", "#insulin4all"), and ``\\b`` next
     to one demands a letter beside it, so the cue would never match after a space. A pattern that
     ends in an optional part ("my (girl|son)('s)?") still may not stop inside a word ("my girlfriend").
+    The last word may take an inflection (_INFLECTION): "chest pain" finds "chest pains", "(vomit|puk)"
+    finds "vomited" and "puked", "my son" finds "my sons"; "numb" still does not find "number".
     """
     head = r"(?<!\w)" if re.match(r"[\w(\[]|\\[dw]", pattern) and not pattern.startswith("(?") else ""
     open_end = pattern.endswith(("\\b", ".*", "\\?", "$", "\\s*", "\\s", "\\s+")) or not re.search(
         r"[\w)\]?+*}]$", pattern
     )
-    tail = "" if open_end else r"(?!\w)"
+    tail = "" if open_end else _INFLECTION + r"(?!\w)"
     return f"(?:{head}(?:{pattern}){tail})"
 
 

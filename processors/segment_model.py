@@ -33,7 +33,7 @@ _TOKEN = re.compile(r"[a-z0-9']+|[?!]")
 _TRAINING = importlib.resources.files("processors") / "data" / "training" / "listening.jsonl"
 _L2 = 0.1
 _ITERATIONS = 400
-_STEP = 5.0
+_STEP = 12.5  # chosen by cross-validation (train without a tuning set, measure on it): better than 5.0 at 400 steps on dev5 and dev6, as good as 1,000 steps
 _BALANCE = {"audience": 1.0, "behaviour": 0.0, "stage": 0.0, "crisis": 0.0}
 _LOG_COUNT = [0.0] + [1.0 + math.log(n) for n in range(1, 64)]  # log-scaled counts, looked up
 

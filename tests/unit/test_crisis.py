@@ -84,6 +84,11 @@ def assert_points_at(result: dict[str, Any], text: str, cues: tuple[str, ...]) -
 
 CRITICAL = flatten(
     [
+        case("everyone would be better off. i have a plan. sorry", "i have a plan"),
+        case("2am again. my parents would be fine without me, all the money they spend", "would be fine without me"),
+        case("i've been thinking about stopping everything. not just the meds", "thinking about stopping everything"),
+        case("my brother (16, I'm his guardian) keeps talking about not wanting to be here", "not wanting to be here"),
+        case("his lithium level came back toxic, he's confused and vomiting, on our way in", "level came back toxic"),
         case("@mo_k no, call 999 now. warfarin + a head bump + sleepy is an emergency", "call 999 now"),
         case("@lily use the glucagon now, outer thigh is fine, then ring an ambulance", "use the glucagon now"),
         case("@dan please take him to A&E right now, don't wait for the GP", "take him to A&E right now"),
@@ -188,7 +193,6 @@ CRITICAL = flatten(
             "i feel so sucidal lately and i have a plan",
             "sucidal",
             "have a plan",
-            bug="the misspelling 'sucidal' is not recognised (and 'i have a plan' is no cue)",
         ),
         case("wanna kms fr, so tired of being everyone's burden", "kms", "burden"),
         case("my bf od'd on his xanax and hes barely breathing", "od'd", "barely breathing"),
@@ -343,6 +347,8 @@ IDIOMS = [
     case("ugh I'm going to die 😂 this meeting will not end"),
 ]
 NOT_THE_AUTHOR = [
+    case("sepsis after chemo looks like: fever, shivers, feeling off. call your hotline, don't wait"),
+    case("i have a plan for my keto week and i'm sticking to it"),
     case("read in the Daily Mail that montelukast causes suicidal thoughts, should I worry about my grandson?"),
     case("new inhaler today, do i use it before the gym or only when i can't breathe?"),
     case("Epilepsy Awareness Week starts Monday, free seizure first-aid webinar, link in bio"),

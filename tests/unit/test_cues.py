@@ -373,3 +373,10 @@ def test_a_word_boundary_and_a_lookbehind_still_index_a_pattern() -> None:
         ("induced", "induced"),
         ("induced", "induced"),
     ]
+
+
+def test_the_last_word_of_a_cue_may_be_inflected_but_not_extended() -> None:
+    cues = CueSet({"pain": ["chest pain"], "sick": ["insulin ran out.{0,40}(vomit|puk)"], "numb": ["numb"]})
+    assert spans(cues, "chest pains since monday") == [("pain", "chest pains")]
+    assert spans(cues, "insulin ran out tuesday, puked 5 times") == [("sick", "insulin ran out tuesday, puked")]
+    assert spans(cues, "my number is 7, feet numbed") == [("numb", "numbed")]
