@@ -265,20 +265,30 @@ def train(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for f in feats:
         for name in f:
             vocab.setdefault(name, len(vocab))
-    matrix = np.zeros((len(rows), len(vocab)), dtype=np.float32)
-    for i, f in enumerate(feats):
-        for name, value in f.items():
-            matrix[i, vocab[name]] = value
     names = list(vocab)
+    # The post x feature matrix is ~0.1% filled: kept as (row, column, value) triples, and the two
+    # products the descent needs are bincounts over them (a dense matrix made training minutes long).
+    owner = np.repeat(np.arange(len(rows)), [len(f) for f in feats])
+    column = np.asarray([vocab[name] for f in feats for name in f], dtype=np.int64)
+    value = np.asarray([v for f in feats for v in f.values()], dtype=np.float64)
+
+    def times(weights: np.ndarray) -> np.ndarray:  # matrix @ weights
+        pushed = value[:, None] * weights[column]
+        return np.stack([np.bincount(owner, pushed[:, k], len(rows)) for k in range(weights.shape[1])], axis=1)
+
+    def transposed_times(error: np.ndarray) -> np.ndarray:  # matrix.T @ error
+        pushed = value[:, None] * error[owner]
+        return np.stack([np.bincount(column, pushed[:, k], len(vocab)) for k in range(error.shape[1])], axis=1)
+
     result: dict[str, dict[str, Any]] = {}
     for dim in DIMENSIONS:
         labels = [r["labels"][dim] for r in rows]
         classes = sorted(set(labels))
-        target = np.zeros((len(rows), len(classes)), dtype=np.float32)
+        target = np.zeros((len(rows), len(classes)), dtype=np.float64)
         for i, label in enumerate(labels):
             target[i, classes.index(label)] = 1.0
-        weights = np.zeros((len(vocab), len(classes)), dtype=np.float32)
-        bias = np.zeros(len(classes), dtype=np.float32)
+        weights = np.zeros((len(vocab), len(classes)), dtype=np.float64)
+        bias = np.zeros(len(classes), dtype=np.float64)
         # Each class weighs in the loss as its share of the data raised to _BALANCE[dim] (0: every
         # class weighs the same, 1: the plain loss). Equal weights won in cross-validation (a model
         # trained without one tuning set, measured on it) for behaviour, stage and crisis, whose
@@ -289,12 +299,12 @@ def train(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         row_weight = (target @ per_class)[:, None]
         row_weight /= row_weight.mean()
         for _ in range(_ITERATIONS):
-            logits = matrix @ weights + bias
+            logits = times(weights) + bias
             logits -= logits.max(axis=1, keepdims=True)
             probs = np.exp(logits)
             probs /= probs.sum(axis=1, keepdims=True)
             error = row_weight * (probs - target) / len(rows)
-            weights -= _STEP * (matrix.T @ error + _L2 * weights / len(rows))
+            weights -= _STEP * (transposed_times(error) + _L2 * weights / len(rows))
             bias -= _STEP * error.sum(axis=0)
         keep = np.abs(weights).max(axis=1) > 1e-4
         result[dim] = {
