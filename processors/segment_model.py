@@ -53,19 +53,32 @@ class Featurizer:
 
     def normalised(self, norm: str, extra: Iterable[str] = ()) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
         """:meth:`__call__` on text already passed through :func:`~processors.cues.normalise`."""
-        where: dict[str, tuple[int, int]] = {}
-        tokens = _TOKEN.findall(norm)
-        counts = Counter(["w:" + t for t in tokens])
-        counts.update([f"b:{a}_{b}" for a, b in itertools.pairwise(tokens)])
-        for cue in self.cues.find(norm):
-            name = f"cue:{cue.rule}"
-            counts[name] += 1
-            where.setdefault(name, (cue.start, cue.end))
-        counts.update(extra)
+        words, pairs, others, where = self.counts(norm, extra)
+        counts = {"w:" + word: n for word, n in words.items()}
+        counts.update({f"b:{a}_{b}": n for (a, b), n in pairs.items()})
+        counts.update(others)
         log = _LOG_COUNT
         feats = {name: log[n] if n < len(log) else 1.0 + math.log(n) for name, n in counts.items()}
         scale = 1.0 / (math.sqrt(sum(v * v for v in feats.values())) or 1.0)
         return {k: v * scale for k, v in feats.items()}, where
+
+    def counts(
+        self, norm: str, extra: Iterable[str] = (), cues: list[Cue] | None = None
+    ) -> tuple[Counter[str], Counter[tuple[str, str]], Counter[str], dict[str, tuple[int, int]]]:
+        """Raw counts of a post's words, word pairs and other features (cue hits, ``extra``).
+
+        Also where each cue feature first matched. ``cues``: the post's matches of :attr:`cues`,
+        when already made.
+        """
+        tokens = _TOKEN.findall(norm)
+        others: Counter[str] = Counter()
+        where: dict[str, tuple[int, int]] = {}
+        for cue in self.cues.find(norm) if cues is None else cues:
+            name = "cue:" + cue.rule
+            others[name] += 1
+            where.setdefault(name, (cue.start, cue.end))
+        others.update(extra)
+        return Counter(tokens), Counter(itertools.pairwise(tokens)), others, where
 
 
 class SegmentModel:
@@ -107,16 +120,7 @@ class SegmentModel:
         (:meth:`Featurizer.normalised`'s log counts and L2 norm, which counts the unknown features
         too) is left to numpy for the whole batch; no string is built per word or word pair.
         """
-        tokens = _TOKEN.findall(norm)
-        words = Counter(tokens)
-        pairs = Counter(itertools.pairwise(tokens))
-        others: Counter[str] = Counter()
-        where: dict[str, tuple[int, int]] = {}
-        for cue in self.featurizer.cues.find(norm) if cues is None else cues:
-            name = "cue:" + cue.rule
-            others[name] += 1
-            where.setdefault(name, (cue.start, cue.end))
-        others.update(extra)
+        words, pairs, others, where = self.featurizer.counts(norm, extra, cues)
         for table, counter in ((self.word_rows, words), (self.pair_rows, pairs), (self.index, others)):
             ids += map(table.get, counter, itertools.repeat(-1, len(counter)))
             counts += counter.values()
