@@ -69,20 +69,20 @@ class CueSet:
             name: re.compile("|".join(_bounded(p) for p in patterns)) for name, patterns in rules.items() if patterns
         }
         by_word: dict[str, list[_Member]] = {}
-        self._scan: list[tuple[str, re.Pattern[str]]] = []
+        # Patterns whose first word cannot be known, scanned along the whole text: (slot, rule, regex).
+        self._scans: list[tuple[int, str, re.Pattern[str]]] = []
         for name, patterns in rules.items():
             for pattern in patterns:
                 compiled = re.compile(_bounded(pattern))
                 index = _first_words(pattern)
                 if index is None:
-                    self._scan.append((name, compiled))
+                    self._scans.append((0, name, compiled))
                 else:
                     words, prefixes = index
                     for word in words:
                         by_word.setdefault(word, []).append((0, name, compiled, prefixes))
         self._members = by_word
         self._groups: dict[str, _Entry] = {key: _entry(members) for key, members in by_word.items()}
-        self._scans = [(0, name, regex) for name, regex in self._scan]
 
     def find(self, text: str) -> list[Cue]:
         """Every match of every rule in normalised ``text``, in text order (the longest per rule and start)."""
