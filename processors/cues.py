@@ -88,6 +88,10 @@ class CueSet:
         """Every match of every rule in normalised ``text``, in text order (the longest per rule and start)."""
         return _scan(text, self._groups, self._scans, 1)[0]
 
+    def find_or_take(self, text: str, found: dict[str, list[Cue]], name: str) -> list[Cue]:
+        """``found[name]`` when a :class:`CueScanner` already matched this set there, else :meth:`find`."""
+        return found[name] if name in found else self.find(text)
+
     def first(self, rule: str, text: str) -> Cue | None:
         """The first match of one rule, or ``None``."""
         regex = self.rules.get(rule)

@@ -68,11 +68,7 @@ class AdverseEventFinder:
             return []
         norm = normalise(text) if norm is None else norm
         found = found or {}
-
-        def matches(name: str, cue_set: CueSet) -> list[Cue]:
-            return found[name] if name in found else cue_set.find(norm)
-
-        event_cues = matches("ae_events", self.events)
+        event_cues = self.events.find_or_take(norm, found, "ae_events")
         if not event_cues:
             return []  # most posts: no event term, so no links or denials to look for
         sentences = _sentences(norm)
@@ -81,10 +77,10 @@ class AdverseEventFinder:
             return next((i for i, (a, b) in enumerate(sentences) if a <= pos < b), -1)
 
         denied = [False] * len(sentences)
-        for cue in matches("ae_no_event", self.no_event):
+        for cue in self.no_event.find_or_take(norm, found, "ae_no_event"):
             denied[sentence_of(cue.start)] = True
         linked = [False] * len(sentences)
-        for cue in matches("ae_links", self.links):
+        for cue in self.links.find_or_take(norm, found, "ae_links"):
             linked[sentence_of(cue.start)] = True
         events = []
         for cue in event_cues:

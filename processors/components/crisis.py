@@ -81,11 +81,11 @@ class CrisisDetector:
         """
         norm = normalise(text) if norm is None else norm
         found = found or {}
-        cues = found["crisis"] if "crisis" in found else self.cues.find(norm)
+        cues = self.cues.find_or_take(norm, found, "crisis")
         if not cues:
             return {"level": "none", "score": 0.0, "reasons": []}
         # One pass over the whole post for cues and for context; sentences then group them.
-        context_all = found["crisis_context"] if "crisis_context" in found else self.suppress.find(norm)
+        context_all = self.suppress.find_or_take(norm, found, "crisis_context")
         resolved = any(c.rule == "resolved" for c in context_all)
         reasons: list[dict[str, Any]] = []
         best = "none"
