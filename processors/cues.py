@@ -5,12 +5,12 @@ text with curly quotes and apostrophes straightened). Matches keep their charact
 the original text, so every tag can point at the words that set it.
 
 Speed: a few hundred alternations scanned at every character cost ~0.4 ms per post in Python's
-``re``. Instead each pattern is indexed by the words a match can start with (read off the parsed
-pattern); the text is split into words once, and the patterns are tried only where one of their
-first words stands. The patterns sharing a first word are first tried together as one alternation,
-so a word that starts no match costs one ``re`` call. A pattern that starts with a number (``\\d+
-days``) is keyed by "any number"; only patterns whose first word cannot be known (``\\w+ ...``) are
-scanned along the whole text.
+``re``. Instead each pattern is indexed by the literal texts a match can start with (read off the
+parsed pattern: "my son", "rati" for "ration(ing|ed)?", a digit for ``\\d+ days``). One regex built
+as a trie of all those literals finds, in one C-level pass, the longest literal at each word start;
+only the patterns whose start is a prefix of it are tried there, first together as one alternation,
+so a position that starts no match costs one ``re`` call. Only patterns whose start cannot be known
+(``\\w+ ...``, quotation marks) are scanned along the whole text.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ __all__ = ["Cue", "CueScanner", "CueSet", "load_yaml", "normalise"]
 _TRANSLATE = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u02bc": "'", "\u2014": "-", "\u2013": "-"}
 )
-_WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 _LEAD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]|\x00")
 _MAX_PREFIXES = 400
 _NUMBER = "\x00"  # index key of patterns that start with a number (\d)
@@ -57,7 +56,7 @@ class Cue:
 
 
 class CueSet:
-    """Rules name -> patterns, matched with a first-word index.
+    """Rules name -> patterns, matched with an index of where each pattern can start.
 
     Args:
         rules: ``{rule: [regex, ...]}``; each regex is wrapped in word boundaries unless it starts
@@ -68,25 +67,23 @@ class CueSet:
         self.rules = {
             name: re.compile("|".join(_bounded(p) for p in patterns)) for name, patterns in rules.items() if patterns
         }
-        by_word: dict[str, list[_Member]] = {}
-        # Patterns whose first word cannot be known, scanned along the whole text: (slot, rule, regex).
+        # Patterns with known starts, for the index: (rule, regex, the literal texts a match starts with).
+        self._members: list[tuple[str, re.Pattern[str], frozenset[str]]] = []
+        # Patterns whose start cannot be known, scanned along the whole text: (slot, rule, regex).
         self._scans: list[tuple[int, str, re.Pattern[str]]] = []
         for name, patterns in rules.items():
             for pattern in patterns:
                 compiled = re.compile(_bounded(pattern))
-                index = _first_words(pattern)
-                if index is None:
+                starts = _starts(pattern)
+                if starts is None:
                     self._scans.append((0, name, compiled))
                 else:
-                    words, prefixes = index
-                    for word in words:
-                        by_word.setdefault(word, []).append((0, name, compiled, prefixes))
-        self._members = by_word
-        self._groups: dict[str, _Entry] = {key: _entry(members) for key, members in by_word.items()}
+                    self._members.append((name, compiled, starts))
+        self._index = _Index([(0, *member) for member in self._members])
 
     def find(self, text: str) -> list[Cue]:
         """Every match of every rule in normalised ``text``, in text order (the longest per rule and start)."""
-        return _scan(text, self._groups, self._scans, 1)[0]
+        return _scan(text, self._index, self._scans, 1)[0]
 
     def find_or_take(self, text: str, found: dict[str, list[Cue]], name: str) -> list[Cue]:
         """``found[name]`` when a :class:`CueScanner` already matched this set there, else :meth:`find`."""
@@ -100,7 +97,7 @@ class CueSet:
 
 
 class CueScanner:
-    """Several cue sets matched in one pass over a text's words (the pass is most of the cost).
+    """Several cue sets matched in one pass over a text (the pass is most of the cost).
 
     Args:
         sets: ``{name: CueSet}``; :meth:`scan` returns each set's :meth:`CueSet.find` under its name.
@@ -108,87 +105,105 @@ class CueScanner:
 
     def __init__(self, sets: dict[str, CueSet]) -> None:
         self.names = list(sets)
-        members: dict[str, list[_Member]] = {}
+        members: list[_Member] = []
         self._scans: list[tuple[int, str, re.Pattern[str]]] = []
         for slot, cue_set in enumerate(sets.values()):
-            for key, members_of_key in cue_set._members.items():
-                members.setdefault(key, []).extend(
-                    (slot, name, regex, starts) for _, name, regex, starts in members_of_key
-                )
+            members += [(slot, *member) for member in cue_set._members]
             self._scans += [(slot, name, regex) for _, name, regex in cue_set._scans]
-        self._groups = {key: _entry(group) for key, group in members.items()}
+        self._index = _Index(members)
 
     def scan(self, text: str) -> dict[str, list[Cue]]:
         """Each set's matches in normalised ``text``, as its own :meth:`CueSet.find` would give."""
-        return dict(zip(self.names, _scan(text, self._groups, self._scans, len(self.names)), strict=True))
+        return dict(zip(self.names, _scan(text, self._index, self._scans, len(self.names)), strict=True))
 
 
-# A pattern in the index: (result slot, rule, compiled pattern, the literal texts its matches start
-# with, or None when unknown).
-_Member = tuple[int, str, re.Pattern[str], frozenset[str] | None]
-# An index key: (the lengths of its members' literal starts, {literal start: members}, the members
-# whose start is unknown). At a position, one slice and one dict lookup per length find exactly the
-# members whose literal start stands there; only those are run.
-_Entry = tuple[tuple[int, ...], dict[str, list[_Member]], list[_Member]]
+# A pattern in the index: (result slot, rule, compiled pattern, the literal texts its matches start with).
+_Member = tuple[int, str, re.Pattern[str], frozenset[str]]
 
 
-def _entry(members: list[_Member]) -> _Entry:
-    buckets: dict[str, list[_Member]] = {}
-    anywhere: list[_Member] = []
-    for member in members:
-        starts = member[3]
-        if starts is None:
-            anywhere.append(member)
-            continue
-        # Keep the shortest starts: a longer one that begins with another would run the pattern twice.
-        kept: list[str] = []
-        for start in sorted(starts, key=len):
-            if not start.startswith(tuple(kept)):
-                kept.append(start)
-                buckets.setdefault(start, []).append(member)
-    return tuple(sorted({len(start) for start in buckets})), buckets, anywhere
+class _Index:
+    """Where the indexed patterns can start, found by one regex pass over the text.
+
+    The pass is a trie of every pattern's literal starts compiled into one regex, tried at each
+    word start (and each punctuation mark); it reports the longest literal standing there. The
+    patterns to run at that position are those whose start is a prefix of it, listed per literal
+    once here, behind a gate that tries them together first. Each pattern keeps only its shortest
+    starts, so it runs at most once per position.
+    """
+
+    def __init__(self, members: list[_Member]) -> None:
+        by_start: dict[str, list[tuple[int, str, re.Pattern[str]]]] = {}
+        for slot, name, regex, starts in members:
+            kept: list[str] = []
+            for start in sorted(starts, key=len):
+                if not start.startswith(tuple(kept)):
+                    kept.append(start)
+                    by_start.setdefault(start, []).append((slot, name, regex))
+        self.at: dict[str, tuple[re.Pattern[str] | None, list[tuple[int, str, re.Pattern[str]]]]] = {}
+        for literal in by_start:
+            here = [member for i in range(1, len(literal) + 1) for member in by_start.get(literal[:i], ())]
+            self.at[literal] = (_gate(here), here)
+        words = _trie([literal for literal in by_start if _ALNUM.match(literal)])
+        marks = _trie([literal for literal in by_start if not _ALNUM.match(literal)])
+        alternatives = ([f"(?<![a-z0-9]){words}"] if words else []) + ([marks] if marks else [])
+        self.regex = re.compile(f"(?=({'|'.join(alternatives)}))") if alternatives else None
 
 
-def _scan(
-    text: str, groups: dict[str, _Entry], scans: list[tuple[int, str, re.Pattern[str]]], slots: int
-) -> list[list[Cue]]:
-    """Matches per slot: patterns tried only where a word they can start with stands."""
+_ALNUM = re.compile("[a-z0-9]")
+_GATED = 3  # patterns at one literal from which they are first tried together
+
+
+def _gate(members: list[tuple[int, str, re.Pattern[str]]]) -> re.Pattern[str] | None:
+    """One regex that matches where any of ``members`` matches: most positions start no match, and
+    then one ``re`` call rules them all out."""
+    if len(members) < _GATED:
+        return None
+    return re.compile("|".join(regex.pattern for _, _, regex in members))
+
+
+def _trie(literals: list[str]) -> str:
+    """A regex matching the longest of ``literals`` that stands at a position ("" when none)."""
+    root: dict[str, Any] = {}
+    for literal in literals:
+        node = root
+        for char in literal:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_node(root)
+
+
+def _trie_node(node: dict[str, Any]) -> str:
+    branches = [re.escape(char) + _trie_node(child) for char, child in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    # Greedy: the longer literal is tried first; the shorter one is the fallback.
+    return f"(?:{body})?" if "" in node else body
+
+
+def _scan(text: str, index: _Index, scans: list[tuple[int, str, re.Pattern[str]]], slots: int) -> list[list[Cue]]:
+    """Matches per slot: each indexed pattern tried only where one of its literal starts stands.
+
+    Of a rule's matches that start at one position the longest is kept.
+    """
     found: list[dict[tuple[str, int], Cue]] = [{} for _ in range(slots)]
-    number = groups.get(_NUMBER)
-    for word in _WORD.finditer(text):
-        key = word.group()[:4]
-        entry = groups.get(key)
-        if number is not None and key[0].isdigit():
-            for group in (entry, number):
-                if group is not None:
-                    _try(group, text, word.start(), found)
-        elif entry is not None:
-            _try(entry, text, word.start(), found)
+    if index.regex is not None:
+        at = index.at
+        for start in index.regex.finditer(text):
+            pos = start.start()
+            gate, members = at[start.group(1)]
+            if gate is not None and gate.match(text, pos) is None:
+                continue
+            for slot, name, regex in members:
+                match = regex.match(text, pos)
+                if match:
+                    known = found[slot].get((name, pos))
+                    if known is None or known.end < match.end():
+                        found[slot][(name, pos)] = Cue(name, pos, match.end())
     for slot, name, regex in scans:
         for match in regex.finditer(text):
             found[slot].setdefault((name, match.start()), Cue(name, match.start(), match.end()))
     return [sorted(f.values(), key=lambda cue: (cue.start, cue.rule)) if f else [] for f in found]
-
-
-def _try(entry: _Entry, text: str, pos: int, found: list[dict[tuple[str, int], Cue]]) -> None:
-    """Add the matches at ``pos`` of one key's patterns to ``found`` (per slot)."""
-    lengths, buckets, anywhere = entry
-    for length in lengths:
-        bucket = buckets.get(text[pos : pos + length])
-        if bucket is not None:
-            _run(bucket, text, pos, found)
-    if anywhere:
-        _run(anywhere, text, pos, found)
-
-
-def _run(members: list[_Member], text: str, pos: int, found: list[dict[tuple[str, int], Cue]]) -> None:
-    """Run ``members`` at ``pos``; of a rule's matches that start here the longest is kept."""
-    for slot, name, regex, _ in members:
-        match = regex.match(text, pos)
-        if match:
-            known = found[slot].get((name, pos))
-            if known is None or known.end < match.end():
-                found[slot][(name, pos)] = Cue(name, pos, match.end())
 
 
 def _bounded(pattern: str) -> str:
@@ -208,20 +223,20 @@ def _bounded(pattern: str) -> str:
     return f"(?:{head}(?:{pattern}){tail})"
 
 
-def _first_words(pattern: str) -> tuple[set[str], frozenset[str] | None] | None:
-    """Index keys for the words a match can start with, or ``None`` when they cannot be known.
+def _starts(pattern: str) -> frozenset[str] | None:
+    """The literal texts a match of ``pattern`` can start with, or ``None`` when they cannot be known.
 
-    A key is the first word's first four characters (the whole word when shorter), so a pattern
-    starting with "ration(ing|ed)?" is keyed ``rati`` and found at "rationing". Also the literal
-    texts a match starts with (up to 12 characters: "my son", "my daughter"), or ``None`` when a
-    match can start with a number.
+    Read off the parsed pattern: up to 12 characters ("my son", "my daughter"), stopping at a
+    number or a word boundary. When a match can start with a number, the starts are the first words
+    instead: their first four characters (a pattern starting with "ration(ing|ed)?" starts at
+    "rati"), a whole shorter word, one punctuation mark, or a digit for a number.
     """
     try:
         prefixes = _prefixes(list(sre_parse.parse(pattern)), 12)
     except (re.error, _Unknown, RecursionError):
         return None
-    keys = set()
-    literal = set()
+    keys: set[str] = set()
+    literal: set[str] = set()
     for boundary, complete in prefixes:
         prefix = boundary.lstrip(_BOUNDARY)
         # What a match starts with, up to a number (its digits are not known) or a word boundary.
@@ -231,9 +246,11 @@ def _first_words(pattern: str) -> tuple[set[str], frozenset[str] | None] | None:
             return None
         word = lead.group()
         whole = complete or len(prefix) > len(word)
-        if word == _NUMBER or (len(word) == 1 and not word.isalnum() and word not in "\"'"):
-            # A number, or one punctuation mark: a whole word by itself. Not a quotation mark:
-            # quotes pair up, and a closing mark must not start a new match, so those are scanned.
+        if word == _NUMBER:
+            keys.update("0123456789")
+        elif len(word) == 1 and not word.isalnum() and word not in "\"'":
+            # One punctuation mark: a whole word by itself. Not a quotation mark: quotes pair up,
+            # and a closing mark must not start a new match, so those are scanned.
             keys.add(word)
         elif len(word) >= 4:
             keys.add(word[:4])
@@ -243,7 +260,7 @@ def _first_words(pattern: str) -> tuple[set[str], frozenset[str] | None] | None:
             return None
     if not keys:
         return None
-    return keys, None if "" in literal else frozenset(literal)
+    return frozenset(keys if "" in literal else literal)
 
 
 class _Unknown(Exception):
