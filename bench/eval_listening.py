@@ -25,13 +25,14 @@ from processors import Enricher, Pseudonymizer, build_nlp
 HERE = Path(__file__).resolve().parent
 SPLITS = {
     "dev": [f"listening_dev{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7")],
-    **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 8)},
+    **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 10)},
     "holdout": ["listening_holdout.jsonl"],
     "holdout2": ["listening_holdout2.jsonl"],
     "holdout3": ["listening_holdout3.jsonl"],
     "holdout4": ["listening_holdout4.jsonl"],
+    "holdout5": ["listening_holdout5.jsonl"],
 }
-SPLITS["unseen"] = SPLITS["holdout"] + SPLITS["holdout2"] + SPLITS["holdout3"] + SPLITS["holdout4"]
+SPLITS["unseen"] = SPLITS["holdout"] + SPLITS["holdout2"] + SPLITS["holdout3"] + SPLITS["holdout4"] + SPLITS["holdout5"]
 SPLITS["all"] = SPLITS["dev"] + SPLITS["unseen"]
 DIMENSIONS = ("audience", "behaviour", "stage", "author_type", "crisis")
 
@@ -154,7 +155,7 @@ def main() -> None:
         "--errors", default=None, help="list errors of one dimension (or 'adverse', 'crisis_reasons') on stderr"
     )
     args = parser.parse_args()
-    rows = load("all")
+    rows = load(args.split or "all")
     outs = predict(rows)
     by_id = dict(zip([r["id"] for r in rows], outs, strict=True))
     for split in [args.split] if args.split else ["dev", "holdout", "holdout2", "holdout3", "unseen"]:
