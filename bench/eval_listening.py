@@ -25,7 +25,7 @@ from processors import Enricher, Pseudonymizer, build_nlp
 HERE = Path(__file__).resolve().parent
 SPLITS = {
     "dev": [f"listening_dev{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7")],
-    **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 10)},
+    **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 12)},
     "holdout": ["listening_holdout.jsonl"],
     "holdout2": ["listening_holdout2.jsonl"],
     "holdout3": ["listening_holdout3.jsonl"],

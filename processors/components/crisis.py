@@ -43,6 +43,10 @@ _LAUGHTER_REACH = 20  # laughter this close after any cue makes it a joke ("can'
 # A cue inside a conditional of a question is hypothetical ("how would i know if my toddler is having
 # a seizure?"); the cue's own clause, up to the "if", is searched.
 _CONDITIONAL = re.compile(r"\b(if|whether|only when|whenever|in case)\b[^.,;!?]{0,40}$")
+_THEY_SAID = re.compile(
+    r"\b(she|he|they|my (son|daughter|kid|child|teen|boy|girl|husband|wife|partner|mum|mom|dad|brother|sister|friend))"
+    r"( just| then)? (said|says|told me|told us|texted|messaged|wrote|whispered|keeps saying|kept saying)\W{0,3}$"
+)
 _SINCE = re.compile(r"\bsince\b")  # "since starting it 3 weeks ago ..." is ongoing, not past
 
 
@@ -126,6 +130,10 @@ class CrisisDetector:
                 quoted = sentence[c.start] in "\"'"
                 # Inside quotation marks, or after a reporting phrase ("my nurse asked if ...").
                 if (quoted and c.start <= start and end <= c.end) or (not quoted and c.end <= start):
+                    # Someone close repeating what they said ("she said 'i won't be a problem for
+                    # you much longer'") reports their danger; it is not a quote to set aside.
+                    if quoted and self.levels[rule] == "critical" and _THEY_SAID.search(sentence[: c.start]):
+                        continue
                     return "quote"
         if _NEGATORS.search(sentence[max(0, start - _NEGATION_REACH) : start]):
             return "negation"

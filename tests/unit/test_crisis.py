@@ -210,6 +210,27 @@ CRITICAL = flatten(
             "meter says HI",
             "vomiting",
         ),
+        # Indirect plans and goodbyes, in words new writers used (session 4).
+        case("counted them twice. gonna take all my pills tonight, nobody checks on me anyway", "take all my pills"),
+        case("sorted who gets my cat and my records. i'm just a drain on everyone now", "who gets my cat"),
+        case("he texted 'i won't be a problem for anyone much longer' and isn't answering", "won't be a problem"),
+        case("i decided to end it this weekend before the bills come", "decided to end it"),
+        case("if anything happens, can u look after my rabbit? u know what she eats x", "if anything happens"),
+        case("the voices want me gone and tonight i'm going to do what they say", "want me gone"),
+        case("@sam_t please put the pills down, i'm on my way, leave the door on the latch", "put the pills down"),
+        case("thanks for everything all of you. take care of each other. this is it for me", "take care of each other"),
+        case("ive been setting my sleeping tablets aside since spring. i have enough now", "aside since spring"),
+        case("necking my diazepam with vodka tonight, whatever happens happens", "diazepam with vodka"),
+        # Emergencies described without the usual words.
+        case("dad's face has dropped on the left and his speech is all wrong, started 15 mins ago", "face has dropped"),
+        case("her seizure began 7 mins ago and still hasn't stopped, buccal given", "hasn't stopped"),
+        case("on apixaban and this nosebleed has gone on for 45 minutes, swallowing blood", "swallowing blood"),
+        case("dental extraction this morning, on warfarin, still soaking through the gauze", "soaking through the gauze"),
+        case("wasp sting at the park and now her lips are puffing up and she sounds hoarse", "puffing up"),
+        case("no insulin since friday, haven't had any for 3 days and i keep throwing up", "haven't had any"),
+        case("cgm says LO and my husband is confused and won't let me give him juice", "says lo"),
+        # Someone close repeating what they said is their danger, not a quote to set aside.
+        case("my son said 'i'm not gonna be here for christmas' and locked his door", "not gonna be here for"),
     ]
 )
 
@@ -364,6 +385,18 @@ NOT_THE_AUTHOR = [
     case("i swear i'll kill myself if the train is late again"),
     case("read an article about a man in Minnesota who died rationing insulin. this is why we fight #insulin4all"),
     case("these insulin prices are criminal, people are dying because of rationing"),
+    case("gonna unalive my phone alarm, 6am again tomorrow 😩"),
+    case("in our house ctb means carb to bolus, nothing sinister"),
+    case("If you ever feel like ending it, text SHOUT to 85258. Sharing for awareness week."),
+    case("Warning signs someone may be at risk: giving away belongings, talking about being a burden."),
+    case("1000 days since i last hurt myself today. proud"),
+    case("relapsed on self harm last week, cleaned it properly, told my therapist, feeling ashamed"),
+    case("throwback to my first anaphylaxis at 12, the nurse who gave me adrenaline is why i'm a nurse"),
+    case("i have officially overdosed on zoom calls this week"),
+    case("tonight's the night!!! pump start in the morning, too excited to sleep"),
+    case("sorry for being a burden with all my questions this week, first month after diagnosis"),
+    case("how many puffs of ventolin should you take before going to A&E? writing the action plan"),
+    case("honestly thought i was going to die on that hike without my inhaler. made it back though"),
     case(
         "Our helpline is open until 8pm tonight for anyone affected by the insulin shortage",
         bug="'shortage' in an organisation's announcement counts as the author unable to get medication",
