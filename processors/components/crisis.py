@@ -65,10 +65,25 @@ class CrisisDetector:
                 rules[family] = spec["patterns"]
         self.cues = CueSet(rules)
         self.suppress = CueSet(data["suppress"])
+        # Signals are weak alone ("sorry to everyone", "tonight", "the pills in front of me") and
+        # count only together, as a combination names them. They are excused like hyperbole.
+        signals: dict[str, list[str]] = data.get("signals", {})
+        self.signals = CueSet(signals)
+        self.combinations: dict[str, tuple[str, ...]] = {}
+        for name, spec in data.get("combinations", {}).items():
+            missing = [s for s in spec["all_of"] if s not in signals]
+            if missing:
+                raise ValueError(f"crisis.yaml: combination {name!r} names unknown signals {missing}")
+            self.combinations[name] = tuple(spec["all_of"])
+            self.levels[name] = spec["level"]
+            self.weights[name] = float(spec["weight"])
+        for name in signals:
+            self.levels[name] = "critical"
+        self.hyperbole_prone = _HYPERBOLE_PRONE | set(signals)
 
     def cue_sets(self) -> dict[str, CueSet]:
         """The cue sets :meth:`assess` matches on a whole post, by the names it looks them up by."""
-        return {"crisis": self.cues, "crisis_context": self.suppress}
+        return {"crisis": self.cues, "crisis_context": self.suppress, "crisis_signals": self.signals}
 
     def assess(
         self, text: str, *, norm: str | None = None, found: dict[str, list[Cue]] | None = None
@@ -86,25 +101,40 @@ class CrisisDetector:
         norm = normalise(text) if norm is None else norm
         found = found or {}
         cues = self.cues.find_or_take(norm, found, "crisis")
-        if not cues:
+        signals = self.signals.find_or_take(norm, found, "crisis_signals")
+        if not cues and not signals:
             return {"level": "none", "score": 0.0, "reasons": []}
         # One pass over the whole post for cues and for context; sentences then group them.
         context_all = self.suppress.find_or_take(norm, found, "crisis_context")
         resolved = any(c.rule == "resolved" for c in context_all)
+        # Said in so many words that the danger has passed ("she's safe now", "got home from A&E"):
+        # then no cue pages anyone, critical ones included.
+        passed = any(c.rule == "passed" for c in context_all)
         reasons: list[dict[str, Any]] = []
         best = "none"
         fired: dict[str, float] = {}
+        standing: dict[str, Cue] = {}  # signals not excused where they stand: the first of each
         for start, end in _sentences(norm):
             here = [c for c in cues if start <= c.start < end]
-            if not here:
+            here_signals = [c for c in signals if start <= c.start < end]
+            if not here and not here_signals:
                 continue
             sentence = norm[start:end]
             context = [Cue(c.rule, c.start - start, c.end - start) for c in context_all if start <= c.start < end]
+            for cue in here_signals:
+                if (
+                    cue.rule not in standing
+                    and not passed
+                    and not self._excuse(sentence, cue.rule, cue.start - start, cue.end - start, context)
+                ):
+                    standing[cue.rule] = cue
             for cue in here:
                 level = self.levels[cue.rule]
                 why = self._excuse(sentence, cue.rule, cue.start - start, cue.end - start, context)
                 if why is None and resolved and level != "critical":
                     why = "resolved"
+                if why is None and passed:
+                    why = "passed"
                 reason = {"rule": cue.rule, "level": level, "start": cue.start, "end": cue.end}
                 if why:
                     reason["ignored"] = why
@@ -113,6 +143,21 @@ class CrisisDetector:
                     if _RANK[level] > _RANK[best]:
                         best = level
                 reasons.append(reason)
+        for name, needs in self.combinations.items():
+            if all(signal in standing for signal in needs):
+                parts = sorted((standing[signal] for signal in needs), key=lambda cue: cue.start)
+                reasons.append(
+                    {
+                        "rule": name,
+                        "level": self.levels[name],
+                        "start": parts[0].start,
+                        "end": parts[0].end,
+                        "signals": [{"rule": c.rule, "start": c.start, "end": c.end} for c in parts],
+                    }
+                )
+                fired[name] = max(fired.get(name, 0.0), self.weights[name])
+                if _RANK[self.levels[name]] > _RANK[best]:
+                    best = self.levels[name]
         if fired:
             top = max(fired.values())
             score = min(1.0, top + 0.03 * (len(fired) - 1))
@@ -128,6 +173,8 @@ class CrisisDetector:
                 if c.rule != "quote":
                     continue
                 quoted = sentence[c.start] in "\"'"
+                if quoted and " " not in sentence[c.start + 1 : c.end - 1].strip():
+                    continue  # one word in quotation marks is a scare quote ("wants to 'unalive' herself")
                 # Inside quotation marks, or after a reporting phrase ("my nurse asked if ...").
                 if (quoted and c.start <= start and end <= c.end) or (not quoted and c.end <= start):
                     # Someone close repeating what they said ("she said 'i won't be a problem for
@@ -154,7 +201,7 @@ class CrisisDetector:
         # when someone describes what is happening to them ("is it normal my throat is closing?").
         if "question" in kinds and not (self.levels[rule] == "critical" and _PRESENT.search(sentence)):
             return "question"
-        if rule in _HYPERBOLE_PRONE and "idiom" in kinds:
+        if rule in self.hyperbole_prone and "idiom" in kinds:
             return "idiom"
         if any(c.rule == "idiom" and c.start <= start and end <= c.end for c in context):
             return "idiom"

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from processors import Enricher
-from processors.components.crisis import assess_crisis
+from processors.components.crisis import CrisisDetector, assess_crisis
 
 LAYERS = ("enrich", "rules")
 
@@ -218,17 +218,23 @@ CRITICAL = flatten(
         case("if anything happens, can u look after my rabbit? u know what she eats x", "if anything happens"),
         case("the voices want me gone and tonight i'm going to do what they say", "want me gone"),
         case("@sam_t please put the pills down, i'm on my way, leave the door on the latch", "put the pills down"),
-        case("thanks for everything all of you. take care of each other. this is it for me", "take care of each other"),
+        case("thanks for everything all of you. take care of each other. this is it for me", "thanks for everything"),
         case("ive been setting my sleeping tablets aside since spring. i have enough now", "aside since spring"),
         case("necking my diazepam with vodka tonight, whatever happens happens", "diazepam with vodka"),
         # Emergencies described without the usual words.
         case("dad's face has dropped on the left and his speech is all wrong, started 15 mins ago", "face has dropped"),
         case("her seizure began 7 mins ago and still hasn't stopped, buccal given", "hasn't stopped"),
         case("on apixaban and this nosebleed has gone on for 45 minutes, swallowing blood", "swallowing blood"),
-        case("dental extraction this morning, on warfarin, still soaking through the gauze", "soaking through the gauze"),
+        case(
+            "dental extraction this morning, on warfarin, still soaking through the gauze", "soaking through the gauze"
+        ),
         case("wasp sting at the park and now her lips are puffing up and she sounds hoarse", "puffing up"),
         case("no insulin since friday, haven't had any for 3 days and i keep throwing up", "haven't had any"),
         case("cgm says LO and my husband is confused and won't let me give him juice", "says lo"),
+        # Weak signals that count together (combinations in crisis.yaml).
+        case("giving my plants and my cat to my sister. she'll be better at it than me", "giving my plants"),
+        case("so sorry to everyone. the tablets are all here in front of me", "sorry to everyone"),
+        case("goodbye guys. i mean it this time.", "goodbye guys"),
         # Someone close repeating what they said is their danger, not a quote to set aside.
         case("my son said 'i'm not gonna be here for christmas' and locked his door", "not gonna be here for"),
     ]
@@ -386,6 +392,12 @@ NOT_THE_AUTHOR = [
     case("read an article about a man in Minnesota who died rationing insulin. this is why we fight #insulin4all"),
     case("these insulin prices are criminal, people are dying because of rationing"),
     case("gonna unalive my phone alarm, 6am again tomorrow 😩"),
+    case("giving away my old pump supplies, anyone want them? collection only"),
+    case("goodbye everyone, see you all at the meetup on saturday"),
+    case("sorry to everyone for the long post, i love you all, this group is the best"),
+    case("update: she had anaphylaxis at lunch, used the epipen, got home from A&E now and she's fine now"),
+    case("this is my last post here, we're moving over to the new group the admin set up"),
+    case("As an oncology nurse: a temp of 38 on chemo means call us, any hour"),
     case("in our house ctb means carb to bolus, nothing sinister"),
     case("If you ever feel like ending it, text SHOUT to 85258. Sharing for awareness week."),
     case("Warning signs someone may be at risk: giving away belongings, talking about being a burden."),
@@ -463,3 +475,29 @@ def test_critical_posts_outscore_posts_at_none(enricher: Enricher, layer: str) -
     calm_scores = [r["score"] for r in calm if r["level"] == "none"]
     assert calm_scores
     assert min(r["score"] for r in critical) > max(calm_scores)
+
+
+def test_a_combination_of_unknown_signals_stops_start_up() -> None:
+    data = {
+        "critical": {},
+        "high": {},
+        "watch": {},
+        "suppress": {},
+        "signals": {"farewell": ["goodbye"]},
+        "combinations": {"farewell_with_plan": {"level": "critical", "weight": 0.9, "all_of": ["farewell", "plan"]}},
+    }
+    with pytest.raises(ValueError, match=r"farewell_with_plan.*plan"):
+        CrisisDetector(data)
+
+
+def test_a_signal_alone_is_not_a_crisis_but_a_combination_names_its_signals() -> None:
+    alone = assess_crisis("sorry to everyone, long day")
+    assert alone["level"] == "none"
+    text = "sorry to everyone. the pills are in front of me"
+    result = assess_crisis(text)
+    assert result["level"] == "critical"
+    [reason] = [r for r in result["reasons"] if r["rule"] == "farewell_with_means"]
+    assert [(s["rule"], text[s["start"] : s["end"]]) for s in reason["signals"]] == [
+        ("farewell", "sorry to everyone"),
+        ("means", "the pills are in front of me"),
+    ]

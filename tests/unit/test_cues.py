@@ -153,6 +153,7 @@ def cue_files() -> dict[str, dict[str, list[str]]]:
             for family, spec in crisis[level].items()
         },
         "crisis-context": crisis["suppress"],
+        "crisis-signals": crisis["signals"],
         "adverse-events": adverse["events"],
         "adverse-links": {"link": adverse["links"], "no_event": adverse["no_event"]},
     }
@@ -163,6 +164,11 @@ def cue_files() -> dict[str, dict[str, list[str]]]:
 
 FRAGMENTS = [
     "I ran out of my insulin 3 days ago",
+    "sorry to everyone, i love you all",
+    "the pills are in front of me",
+    "i mean it this time",
+    "gave my cat to my sister",
+    "won't need my pump after friday",
     "only 2 pens left",
     "a3 days without",
     "we're 13 days out",
