@@ -24,15 +24,16 @@ from processors import Enricher, Pseudonymizer, build_nlp
 
 HERE = Path(__file__).resolve().parent
 SPLITS = {
-    "dev": [f"listening_dev{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7")],
-    **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 12)},
+    "dev": [f"listening_dev{n}.jsonl" for n in ("", *map(str, range(2, 14)))],
+    **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 14)},
     "holdout": ["listening_holdout.jsonl"],
     "holdout2": ["listening_holdout2.jsonl"],
     "holdout3": ["listening_holdout3.jsonl"],
     "holdout4": ["listening_holdout4.jsonl"],
     "holdout5": ["listening_holdout5.jsonl"],
+    "holdout6": ["listening_holdout6.jsonl"],
 }
-SPLITS["unseen"] = SPLITS["holdout"] + SPLITS["holdout2"] + SPLITS["holdout3"] + SPLITS["holdout4"] + SPLITS["holdout5"]
+SPLITS["unseen"] = SPLITS["holdout"] + SPLITS["holdout2"] + SPLITS["holdout3"] + SPLITS["holdout4"] + SPLITS["holdout5"] + SPLITS["holdout6"]
 SPLITS["all"] = SPLITS["dev"] + SPLITS["unseen"]
 DIMENSIONS = ("audience", "behaviour", "stage", "author_type", "crisis")
 

@@ -38,11 +38,7 @@ AUDIENCE = [
     case("I take Lexapro 10mg and the first two weeks were rough but I'm sleeping again", "patient"),
     case("got my first Dupixent shot today, kinda nervous about the eye stuff", "patient"),
     case("I've been on Stelara for my psoriasis since 2019, skin is 90% clear", "patient"),
-    case(
-        "my daughter was just diagnosed with T1D on friday and I have no idea what I'm doing",
-        "caregiver",
-        bug="the model hears the parent's 'I' over 'my daughter' and says patient",
-    ),
+    case("my daughter was just diagnosed with T1D on friday and I have no idea what I'm doing", "caregiver"),
     case("my 8 year old started Focalin last month and the school says he's calmer", "caregiver"),
     case("our son's endo wants to bump his Lantus, he's been running high every night", "caregiver"),
     case("my wife has had MS since her twenties and I do all her injections now", "caregiver"),
