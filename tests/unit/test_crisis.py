@@ -235,6 +235,13 @@ CRITICAL = flatten(
         case("giving my plants and my cat to my sister. she'll be better at it than me", "giving my plants"),
         case("so sorry to everyone. the tablets are all here in front of me", "sorry to everyone"),
         case("goodbye guys. i mean it this time.", "goodbye guys"),
+        case(
+            "3 boxes of zopiclone on the desk. nobody home until tuesday. wanted someone to know", "boxes of zopiclone"
+        ),
+        case(
+            "@jo_r glucagon into the outer thigh, through her leggings is fine, then put her on her side", "outer thigh"
+        ),
+        case("novorapid's gone till friday and i've been throwing up since lunch, so thirsty", "novorapid's gone"),
         # Someone close repeating what they said is their danger, not a quote to set aside.
         case("my son said 'i'm not gonna be here for christmas' and locked his door", "not gonna be here for"),
     ]
@@ -393,6 +400,10 @@ NOT_THE_AUTHOR = [
     case("these insulin prices are criminal, people are dying because of rationing"),
     case("gonna unalive my phone alarm, 6am again tomorrow 😩"),
     case("giving away my old pump supplies, anyone want them? collection only"),
+    case("Seizure first aid from our club's neurologist: keep them on their side and time it"),
+    case("If you or someone you know is thinking about suicide, you are not alone. Text 988 any time."),
+    case("heading out and not coming back till sunday, girls' weekend, phone off"),
+    case("I wrote the letter. To my 15 year old self. Told her she makes it."),
     case("goodbye everyone, see you all at the meetup on saturday"),
     case("sorry to everyone for the long post, i love you all, this group is the best"),
     case("update: she had anaphylaxis at lunch, used the epipen, got home from A&E now and she's fine now"),
