@@ -323,7 +323,7 @@ class LocalKafka:
         (self.data_dir / "log4j2.properties").write_text(_resource("log4j2.properties"), encoding="utf-8")
         if (self.data_dir / "data" / "meta.properties").exists():
             return  # formatted before: keep the cluster id and the data
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        cluster_id = _cluster_id()
         cmd = self._java(
             libs,
             "-Xmx256m",
@@ -539,6 +539,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _cluster_id() -> str:
+    """A random KRaft cluster id (base64url of 16 bytes) that does not start with "-".
+
+    The storage tool reads "-t -Xy..." as an unknown option and fails (1 id in 64 starts with "-");
+    Kafka's own ``Uuid.randomUuid`` draws again in that case too.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 if __name__ == "__main__":
