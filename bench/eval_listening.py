@@ -33,7 +33,14 @@ SPLITS = {
     "holdout5": ["listening_holdout5.jsonl"],
     "holdout6": ["listening_holdout6.jsonl"],
 }
-SPLITS["unseen"] = SPLITS["holdout"] + SPLITS["holdout2"] + SPLITS["holdout3"] + SPLITS["holdout4"] + SPLITS["holdout5"] + SPLITS["holdout6"]
+SPLITS["unseen"] = (
+    SPLITS["holdout"]
+    + SPLITS["holdout2"]
+    + SPLITS["holdout3"]
+    + SPLITS["holdout4"]
+    + SPLITS["holdout5"]
+    + SPLITS["holdout6"]
+)
 SPLITS["all"] = SPLITS["dev"] + SPLITS["unseen"]
 DIMENSIONS = ("audience", "behaviour", "stage", "author_type", "crisis")
 
