@@ -167,11 +167,9 @@ class SegmentComponent:
             level = crisis["level"]
             out: dict[str, Any] = {dim: value for dim, (value, _, _) in predicted.items()}
             reasons = {dim: why for dim, (_, why, _) in predicted.items()}
+            # The stage model never says "crisis" (it is not trained to): the crisis level does.
             if level in ("high", "critical"):
                 out["stage"] = "crisis"
-                reasons["stage"] = [{"rule": f"crisis level {level}"}]
-            elif out["stage"] == "crisis":
-                out["stage"] = "unknown"  # the model alone does not put a post in crisis
                 reasons["stage"] = [{"rule": f"crisis level {level}"}]
             out["reasons"] = reasons
             doc._.segments = out
