@@ -24,9 +24,10 @@ from processors.components.scan import doc_cues, doc_norm
 from processors.cues import Cue, CueSet, load_yaml, normalise
 from processors.extensions import doc_text, register_extensions
 
-__all__ = ["LEVELS", "CrisisDetector", "assess_crisis"]
+__all__ = ["DANGER_PASSED", "LEVELS", "CrisisDetector", "assess_crisis"]
 
 LEVELS = ("none", "watch", "high", "critical")
+DANGER_PASSED = "danger_passed"  # the reason recorded when a post says the danger has passed
 _RANK = {level: i for i, level in enumerate(LEVELS)}
 # Families where jokes and idioms are common ("I want to die lol"); elsewhere they never excuse a cue.
 _HYPERBOLE_PRONE = frozenset({"suicidal_ideation", "distress"})
@@ -102,15 +103,19 @@ class CrisisDetector:
         found = found or {}
         cues = self.cues.find_or_take(norm, found, "crisis")
         signals = self.signals.find_or_take(norm, found, "crisis_signals")
-        if not cues and not signals:
-            return {"level": "none", "score": 0.0, "reasons": []}
         # One pass over the whole post for cues and for context; sentences then group them.
         context_all = self.suppress.find_or_take(norm, found, "crisis_context")
-        resolved = any(c.rule == "resolved" for c in context_all)
         # Said in so many words that the danger has passed ("she's safe now", "got home from A&E"):
-        # then no cue pages anyone, critical ones included.
-        passed = any(c.rule == "passed" for c in context_all)
+        # then no cue pages anyone, critical ones included, and a reason says so (the segment model,
+        # which can raise a level, reads it too).
+        passed_at = next((c for c in context_all if c.rule == "passed"), None)
+        passed = passed_at is not None
         reasons: list[dict[str, Any]] = []
+        if passed_at is not None:
+            reasons.append({"rule": DANGER_PASSED, "level": "none", "start": passed_at.start, "end": passed_at.end})
+        if not cues and not signals:
+            return {"level": "none", "score": 0.0, "reasons": reasons}
+        resolved = any(c.rule == "resolved" for c in context_all)
         best = "none"
         fired: dict[str, float] = {}
         standing: dict[str, Cue] = {}  # signals not excused where they stand: the first of each

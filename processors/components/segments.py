@@ -17,6 +17,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from processors.components.crisis import DANGER_PASSED
 from processors.components.scan import doc_cues, doc_norm
 from processors.cues import CueSet, load_yaml, normalise
 from processors.extensions import doc_text, register_extensions
@@ -186,6 +187,8 @@ def combine_crisis(
     """
     order = ("none", "watch", "high", "critical")
     model_level = "critical" if probs.get("critical", 0.0) >= critical_threshold else value
+    if any(r["rule"] == DANGER_PASSED for r in rules["reasons"]) and order.index(model_level) > 1:
+        model_level = "watch"  # the post says the danger has passed; the model does not read that
     level = max(rules["level"], model_level, key=order.index)
     reasons = list(rules["reasons"])
     if order.index(model_level) >= order.index(rules["level"]) and model_level != "none":

@@ -242,6 +242,13 @@ CRITICAL = flatten(
             "@jo_r glucagon into the outer thigh, through her leggings is fine, then put her on her side", "outer thigh"
         ),
         case("novorapid's gone till friday and i've been throwing up since lunch, so thirsty", "novorapid's gone"),
+        case(
+            "@sam_k i've called 999 and given them your address, unlock the door if you can", "given them your address"
+        ),
+        case("sertraline stash is at 50 now. saturday when the house is empty.", "stash is at 50"),
+        case("just injected all of the tresiba pen. dont try and find me", "injected all of the tresiba pen"),
+        case("mum collapsed in the kitchen, sweating and not answering me properly, meter says 1.8", "collapsed"),
+        case("4 years clean and the blades are back out. it ends tonight.", "it ends tonight"),
         # Someone close repeating what they said is their danger, not a quote to set aside.
         case("my son said 'i'm not gonna be here for christmas' and locked his door", "not gonna be here for"),
     ]
@@ -400,6 +407,10 @@ NOT_THE_AUTHOR = [
     case("these insulin prices are criminal, people are dying because of rationing"),
     case("gonna unalive my phone alarm, 6am again tomorrow 😩"),
     case("giving away my old pump supplies, anyone want them? collection only"),
+    case("that's odd, my pen clicked twice but the dose window says 4"),
+    case("odds are it's nothing but my psa doubled, biopsy next week"),
+    case("thinking about quitting my biologic cold turkey, so sick of injections. talk me out of it?"),
+    case("nosebleed this morning on apixaban took 25 minutes to stop. it's stopped now, do i tell someone?"),
     case("Seizure first aid from our club's neurologist: keep them on their side and time it"),
     case("If you or someone you know is thinking about suicide, you are not alone. Text 988 any time."),
     case("heading out and not coming back till sunday, girls' weekend, phone off"),
