@@ -59,9 +59,13 @@ class FuzzyIndex:
         self.min_length = min_length
         self.max_distance_long = max_distance_long
         self._index: dict[str, list[str]] = {}
+        # No word longer than this is within reach of a name. Looking one up would make every
+        # delete of it: a 40,000-letter "word" (one post) made ~800 million and ran out of memory.
+        self._max_length = 0
         for name in names:
             if len(name) < min_length or not name.isalpha():
                 continue
+            self._max_length = max(self._max_length, len(name) + self._reach(name))
             for key in _deletes_upto(name, self._reach(name)):
                 self._index.setdefault(key, []).append(name)
 
@@ -73,7 +77,7 @@ class FuzzyIndex:
 
     def lookup(self, word: str) -> str | None:
         """The single closest name, or ``None`` when there is none or the closest is a tie."""
-        if len(word) < self.min_length:
+        if not self.min_length <= len(word) <= self._max_length:
             return None
         index = self._index
         candidates: set[str] = set()

@@ -250,6 +250,15 @@ def test_fuzzy_index_corrects_within_one_edit_and_refuses_ties() -> None:
     assert tied.lookup("abcdez") is None  # equally close to two names: no guess
 
 
+def test_a_word_far_longer_than_any_name_is_not_looked_up() -> None:
+    """Every delete of a 40,000-letter word is ~800 million strings: one such post ran the test
+    session out of memory. Only words within reach of a name's length are looked up."""
+    index = FuzzyIndex(["humira", "gabapentin"])
+    assert index.lookup("gabapentinss") == "gabapentin"  # 10 letters + 2 edits: still looked up
+    assert index.lookup("humira" * 6667) is None
+    assert index.lookup("gabapentinsss") is None  # 3 letters past the longest reach
+
+
 @pytest.mark.parametrize(
     ("a", "b", "distance"),
     [("", "", 0), ("abc", "abc", 0), ("abc", "acb", 1), ("abc", "", 3), ("kitten", "sitting", 3), ("ca", "abc", 3)],
