@@ -37,6 +37,22 @@ class AdverseEventFinder:
         self.links = CueSet({"link": data["links"]})
         self.no_event = CueSet({"no_event": data["no_event"]})
         self.indication = re.compile("|".join(data["indication"]))
+        self.treats: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+            event: (
+                frozenset(d for d in drugs if not d.endswith("*")),
+                tuple(d[:-1] for d in drugs if d.endswith("*")),
+            )
+            for event, drugs in data["treats"].items()
+        }
+        self.causal = re.compile("|".join(data["causal"]))
+        self.causal_after = re.compile(data["causal_after"])
+        self.lacking = re.compile("|".join(data["lacking"]))
+        self.lacking_before = re.compile(data["lacking_before"])
+        self.stopping_events = frozenset(data["stopping_events"])
+        self.not_experience = re.compile("|".join(data["not_experience"]))
+        self.experience = re.compile("|".join(data["experience"]))
+        self.negated_before = re.compile(data["event_negated_before"])
+        self.negated_after = re.compile(data["event_negated_after"])
         subjects = data["subjects"]
         self.kin = CueSet(
             {"dependent": [p for p in subjects["dependent"] if "he|she" not in p], "other": subjects["other"]}
@@ -71,6 +87,8 @@ class AdverseEventFinder:
         event_cues = self.events.find_or_take(norm, found, "ae_events")
         if not event_cues:
             return []  # most posts: no event term, so no links or denials to look for
+        if self.not_experience.search(norm) and not self.experience.search(norm):
+            return []  # teaching, news, a story: nobody here had the event
         sentences = _sentences(norm)
 
         def sentence_of(pos: int) -> int:
@@ -82,46 +100,80 @@ class AdverseEventFinder:
         linked = [False] * len(sentences)
         for cue in self.links.find_or_take(norm, found, "ae_links"):
             linked[sentence_of(cue.start)] = True
-        events = []
-        for cue in event_cues:
-            i = sentence_of(cue.start)
-            events.append((i, Cue(cue.rule, cue.start - sentences[i][0], cue.end - sentences[i][0])))
-        found: list[dict[str, Any]] = []
+        lacking = [bool(self.lacking.search(norm[a:b])) for a, b in sentences]
+        reports: list[dict[str, Any]] = []
         seen: set[tuple[str, int]] = set()
-        for index, (a, b) in enumerate(sentences):
-            here = [d for d in drugs if a <= d[0] < b]
-            if not here or denied[index]:
+        for cue in event_cues:
+            j = sentence_of(cue.start)
+            if denied[j] or self._not_had(norm, sentences[j], cue):
                 continue
-            for j, event in events:
-                if j not in (index, index + 1) or denied[j]:
+            for index in (j, j - 1):
+                if index < 0:
                     continue
-                e_start, e_end = sentences[j][0] + event.start, sentences[j][0] + event.end
-                if any(d[0] < e_end and e_start < d[1] for d in here):
-                    continue  # the event word is part of the drug name
-                sentence = norm[sentences[j][0] : sentences[j][1]]
-                if self.indication.search(sentence[max(0, event.start - 24) : event.start]):
+                a, b = sentences[index]
+                here = [d for d in drugs if a <= d[0] < b and not (d[0] < cue.end and cue.start < d[1])]
+                if not here or denied[index]:
                     continue
-                drug = min(here, key=lambda d: abs(d[0] - e_start))
-                adjacent = j == index and 0 <= e_start - drug[1] <= 2
+                if self.indication.search(norm[max(sentences[j][0], cue.start - 24) : cue.start]):
+                    break  # "lexapro for anxiety"
+                here = [d for d in here if self._may_cause(norm, sentences, index, j, d, cue)]
+                if not here:
+                    break
+                drug = min(here, key=lambda d: abs(d[0] - cue.start))
+                adjacent = j == index and 0 <= cue.start - drug[1] <= 2
                 # A drug the author is on now, and an event in the same sentence, need no link cue
                 # ("my daughter's on lamotrigine and overnight the rash has spread").
                 taking_now = j == index and drug[3] == "current"
-                if not (linked[index] or adjacent or taking_now):
+                if not (linked[index] or linked[j] or adjacent or taking_now):
                     continue
-                key = (drug[2], e_start)
-                if key in seen:
-                    continue
-                seen.add(key)
-                found.append(
-                    {
-                        "drug": drug[2],
-                        "event": text[e_start:e_end],
-                        "start": e_start,
-                        "end": e_end,
-                        "subject": self._subject(norm[a:b] + " " + sentence, caregiver),
-                    }
-                )
-        return found
+                if lacking[index] and cue.rule not in self.stopping_events:
+                    break  # "rationing my novolog and now i can't stop puking": the illness, untreated
+                key = (drug[2], cue.start)
+                if key not in seen:
+                    seen.add(key)
+                    sentence = norm[sentences[j][0] : sentences[j][1]]
+                    reports.append(
+                        {
+                            "drug": drug[2],
+                            "event": text[cue.start : cue.end],
+                            "start": cue.start,
+                            "end": cue.end,
+                            "subject": self._subject(norm[a:b] + " " + sentence, caregiver),
+                        }
+                    )
+                break
+        reports.sort(key=lambda r: r["start"])
+        return reports
+
+    def _not_had(self, norm: str, sentence: tuple[int, int], cue: Cue) -> bool:
+        """Whether the event is denied ("no rash", "not a single bit of nausea", "seizure-free")."""
+        a, b = sentence
+        return bool(
+            self.negated_before.search(norm[max(a, cue.start - 40) : cue.start])
+            or self.negated_after.match(norm, cue.end, b)
+        )
+
+    def _may_cause(
+        self, norm: str, sentences: list[tuple[int, int]], index: int, j: int, drug: tuple[int, int, str, str], cue: Cue
+    ) -> bool:
+        """Whether ``drug`` can be the suspect of ``cue``'s event.
+
+        Not when the drug was missing ("out of novorapid", except for withdrawal events), nor when
+        the event is what the drug is taken for ("seizing, gave the midazolam") unless the post says
+        the drug caused it ("lamotrigine gave me seizures", "a side effect").
+        """
+        if self.lacking_before.search(norm[max(0, drug[0] - 30) : drug[0]]) and cue.rule not in self.stopping_events:
+            return False
+        if not self._treats(cue.rule, drug[2]):
+            return True
+        return bool(
+            self.causal_after.match(norm, drug[1], min(len(norm), drug[1] + 40))
+            or any(self.causal.search(norm, *sentences[i]) for i in {index, j})
+        )
+
+    def _treats(self, event: str, generic: str) -> bool:
+        drugs = self.treats.get(event)
+        return drugs is not None and (generic in drugs[0] or generic.startswith(drugs[1]))
 
     def _subject(self, sentence: str, caregiver: bool) -> str:
         kin = {c.rule for c in self.kin.find(sentence)}

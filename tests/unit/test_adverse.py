@@ -93,6 +93,23 @@ REPORTED = [
         "dependent",
         bug="'killing her appetite' is not an event term",
     ),
+    # A new generic that lets the illness through is reported; so is withdrawal from a missing drug.
+    case(
+        "pharmacy switched my lamotrigine manufacturer and I've had 2 breakthrough seizures since",
+        "lamotrigine",
+        "seizures",
+        "self",
+    ),
+    case(
+        "ran out of cymbalta 3 days ago, the brain zaps are so bad i cant stand up", "duloxetine", "brain zaps", "self"
+    ),
+    # The link cue may sit in the event's own sentence.
+    case(
+        "Started methotrexate two weeks ago. My mouth is full of ulcers, is that the mtx?",
+        "methotrexate",
+        "ulcers",
+        "self",
+    ),
     # Someone else's event, reported second hand.
     case("my friend said Accutane gave her terrible nosebleeds", "isotretinoin", "nosebleeds", "other"),
 ]
@@ -118,7 +135,31 @@ INDICATIONS = [
     no_event("Sumatriptan for my migraines works within an hour"),
     no_event("propranolol for my anxiety works great before presentations"),
     no_event("Wellbutrin for depression, honestly no side effects"),
-    no_event("taking Zofran for the nausea from chemo", bug="'for the nausea' is not read as the indication"),
+    no_event("taking Zofran for the nausea from chemo"),
+]
+
+# What the drug is taken for, said without "for": the illness, not a reaction to the drug.
+TREATED = [
+    no_event("my son is seizing, it's been 6 minutes, gave the buccal midazolam and he's still going"),
+    no_event("9 years seizure-free on lamotrigine and my neuro calls me boring"),
+    no_event("gave the epipen 5 min ago, her lips are still swelling and she's wheezing. second pen??"),
+    no_event("partner is mid hypo and won't swallow juice, where do i inject the glucagon"),
+    no_event("ventolin every 20 mins for 2 hrs and i still cant breathe properly"),
+]
+
+# The drug was missing: what follows is the illness untreated.
+MISSING = [
+    no_event("been rationing my novolog for a week and now i cant stop puking"),
+    no_event("ran out of novorapid last night, my son has been vomiting since 3am and ketones are 3.8"),
+    no_event("addisons. vomited my hydrocortisone twice, shaking, doing my emergency jab now"),
+]
+
+# Teaching and stories, not anyone's experience.
+NOT_AN_EXPERIENCE = [
+    no_event(
+        "Nursing students: lithium toxicity often looks like gastro at first. Vomiting, diarrhoea, coarse tremor."
+    ),
+    no_event("watching Grey's Anatomy and the patient on warfarin is vomiting blood, screaming at the tv"),
 ]
 
 DENIED = [
@@ -127,7 +168,9 @@ DENIED = [
     no_event("zero nausea on Zepbound, just less hungry"),
     no_event("Humira never gave me any injection site reactions"),
     no_event("I didn't get any headaches from Nurtec"),
-    no_event("Metformin: no diarrhea for me, surprisingly", bug="'no diarrhea' does not deny the event"),
+    no_event("Metformin: no diarrhea for me, surprisingly"),
+    no_event("3 weeks on mounjaro and not a single bit of nausea so far"),
+    no_event("week 6 of lamotrigine titration and no rash, going smooth"),
 ]
 
 NOT_TAKEN = [
@@ -141,6 +184,21 @@ NOT_TAKEN = [
 
 @pytest.mark.parametrize("text", INDICATIONS)
 def test_what_the_drug_treats_is_not_an_event(enricher: Enricher, text: str) -> None:
+    assert events_of(enricher, text) == []
+
+
+@pytest.mark.parametrize("text", TREATED)
+def test_what_the_drug_is_taken_for_is_not_an_event(enricher: Enricher, text: str) -> None:
+    assert events_of(enricher, text) == []
+
+
+@pytest.mark.parametrize("text", MISSING)
+def test_the_illness_of_a_missing_drug_is_not_an_event(enricher: Enricher, text: str) -> None:
+    assert events_of(enricher, text) == []
+
+
+@pytest.mark.parametrize("text", NOT_AN_EXPERIENCE)
+def test_teaching_and_stories_are_not_events(enricher: Enricher, text: str) -> None:
     assert events_of(enricher, text) == []
 
 
@@ -161,10 +219,6 @@ def test_indication_and_event_in_one_sentence(enricher: Enricher) -> None:
     assert not [e for e in events if "migraine" in e["event"].lower()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an event in the next sentence is also linked to this sentence's drug, even when it names its own",
-)
 def test_each_drug_gets_its_own_event(enricher: Enricher) -> None:
     text = "Lexapro gave me insomnia. Then Humira gave me a rash on my arms"
     events = events_of(enricher, text)
