@@ -8,8 +8,16 @@ negated just before it; when it sits inside a quote or reported speech; or when 
 ("dying to know", "makes me want to die lol"). Every cue that counted, and every one switched off,
 is kept as a reason, so a community manager can see why.
 
-Safety first: a medical-emergency cue (anaphylaxis, seizure, overdose, diabetes emergency) is never
-switched off by laughter or idiom markers, only by explicit past, negation, question or quote.
+Idiom markers switch off only the families where hyperbole is common (suicidal ideation, distress,
+the weak signals); laughter right after a cue ("can't breathe 😂") switches off any cue except the
+signs of the body that are read literally (``literal_signals``: chest pain spreading to the arm, a
+face drooping, ketones and vomiting, ...), which only past, negation, question or quote do.
+
+Signals are weak alone and critical together (``combinations``): a farewell with a means at hand,
+affairs put in order with a goodbye, a chest pain with a cold sweat, a drooping face with slurred
+speech, a blood thinner with heavy bleeding. A past marker in one clause does not make another
+clause of the same sentence past when that clause is told in the present ("he had a heart attack 2
+yrs ago, he's clutching his chest now").
 """
 
 from __future__ import annotations
@@ -45,10 +53,17 @@ _LAUGHTER_REACH = 20  # laughter this close after any cue makes it a joke ("can'
 # a seizure?"); the cue's own clause, up to the "if", is searched.
 _CONDITIONAL = re.compile(r"\b(if|whether|only when|whenever|in case)\b[^.,;!?]{0,40}$")
 _THEY_SAID = re.compile(
-    r"\b(she|he|they|my (son|daughter|kid|child|teen|boy|girl|husband|wife|partner|mum|mom|dad|brother|sister|friend))"
-    r"( just| then)? (said|says|told me|told us|texted|messaged|wrote|whispered|keeps saying|kept saying)\W{0,3}$"
+    r"\b(she|he|they|u|you|my (son|daughter|kid|child|teen|boy|girl|husband|wife|partner|mum|mom|dad|brother|sister|friend))"
+    r"( just| then)? (said|says|told me|told us|texted|messaged|wrote|whispered|keeps saying|kept saying|posted|tweeted)"
+    r"( \w+){0,3}\W{0,3}$"
 )
-_SINCE = re.compile(r"\bsince\b")  # "since starting it 3 weeks ago ..." is ongoing, not past
+_SINCE = re.compile(r"\bsince\b")
+_CLAUSE_BREAK = re.compile(r"[,;:()]|\s[-\u2013\u2014]\s")
+# Said in the present, in the clause itself: "now", "tonight", "is clutching", "'s been throwing up".
+_NOW = re.compile(
+    r"\b(now|tonight|right now|this (morning|afternoon|evening))\b"
+    r"|\b(is|are|am|'s|'re|'m|keeps?|(?<!had )been) \w+ing\b"
+)  # "since starting it 3 weeks ago ..." is ongoing, not past
 
 
 class CrisisDetector:
@@ -80,7 +95,14 @@ class CrisisDetector:
             self.weights[name] = float(spec["weight"])
         for name in signals:
             self.levels[name] = "critical"
-        self.hyperbole_prone = _HYPERBOLE_PRONE | set(signals)
+        # Signals of the body ("chest is squeezing", "mouth is crooked") are read literally: a
+        # joke or an idiom in their sentence does not excuse them. The rest are excused like hyperbole.
+        literal = set(data.get("literal_signals", ()))
+        unknown = sorted(literal - set(signals))
+        if unknown:
+            raise ValueError(f"crisis.yaml: literal_signals names unknown signals {unknown}")
+        self.hyperbole_prone = _HYPERBOLE_PRONE | (set(signals) - literal)
+        self.literal = literal
 
     def cue_sets(self) -> dict[str, CueSet]:
         """The cue sets :meth:`assess` matches on a whole post, by the names it looks them up by."""
@@ -191,14 +213,18 @@ class CrisisDetector:
             return "negation"
         if any(c.rule == "negation" and c.start <= start < c.end + 12 for c in context):
             return "negation"
-        if "past" in kinds and any(
-            c.rule == "past" and not _SINCE.search(sentence[max(0, c.start - 40) : c.start]) for c in context
+        if (
+            "past" in kinds
+            and any(c.rule == "past" and not _SINCE.search(sentence[max(0, c.start - 40) : c.start]) for c in context)
+            and not self._happening_now(sentence, start, end, context)
         ):
             return "past"
         for kind in ("news", "gratitude"):
             if kind in kinds:
                 return kind
-        if any(c.rule == "laughter" and 0 <= c.start - end <= _LAUGHTER_REACH for c in context):
+        if rule not in self.literal and any(
+            c.rule == "laughter" and 0 <= c.start - end <= _LAUGHTER_REACH for c in context
+        ):
             return "idiom"
         if "?" in sentence and _CONDITIONAL.search(sentence[:start]):
             return "question"
@@ -211,6 +237,20 @@ class CrisisDetector:
         if any(c.rule == "idiom" and c.start <= start and end <= c.end for c in context):
             return "idiom"
         return None
+
+    @staticmethod
+    def _happening_now(sentence: str, start: int, end: int, context: list[Any]) -> bool:
+        """Whether the cue's own clause says it is happening now while the past is told elsewhere.
+
+        "he had a heart attack 2 yrs ago" does not make "my husband is clutching his chest" past,
+        nor does "a stent 2 weeks ago" make "he's been throwing up blood tonight" past.
+        """
+        a = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, start)), default=0)
+        found = _CLAUSE_BREAK.search(sentence, end)
+        b = found.start() if found else len(sentence)
+        if any(c.rule == "past" and a <= c.start < b for c in context):
+            return False
+        return bool(_NOW.search(sentence, a, b))
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:

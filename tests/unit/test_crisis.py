@@ -251,6 +251,42 @@ CRITICAL = flatten(
         case("4 years clean and the blades are back out. it ends tonight.", "it ends tonight"),
         # Someone close repeating what they said is their danger, not a quote to set aside.
         case("my son said 'i'm not gonna be here for christmas' and locked his door", "not gonna be here for"),
+        case("@ghostie u said 'kms for real this time' and then logged off. pls answer anyone", "kms"),
+        # Signs of the body that count together (session 5): in plain or non-native English, each
+        # sign alone is common, together they are the emergency.
+        case(
+            "my father face is falling one side and he cannot lift the right arm. is it the stroke?",
+            "face is falling",
+            "cannot lift the right arm",
+        ),
+        case("My mother she fall and now cannot speak, mouth is crooked. Please what to do", "cannot speak"),
+        case("the pressure in my chest has been there 40 min and it's going into my jaw", "pressure in my chest"),
+        case("husband have chest pain very strong since 30 minutes, sweat cold", "chest pain"),
+        case("my wife is diabetic and just staring at me and sweating, won't answer", "diabetic", "just staring"),
+        case("puking for 6 hrs, my ketones r 4.8 and mom is at work", "ketones r 4.8", "puking"),
+        case(
+            "My daughter 7 year diabetes, she vomit 5 times, breathing very deep and fast",
+            "diabetes",
+            "breathing very deep",
+        ),
+        case("on eliquis after my knee op and it's pouring blood through 2 dressings", "eliquis", "pouring blood"),
+        case("I take lithium 5 years. Since 2 days I vomit and I walk like drunk", "lithium", "walk like drunk"),
+        case("dad's on chemo for lymphoma, he's burning up 39.4 and confused", "chemo", "39.4"),
+        case("I had my baby 2 days ago and I'm soaking through the towels", "had my baby", "through the towels"),
+        case("my toddler drank from a cup that had my methadone in it, she's hard to wake", "hard to wake"),
+        case("friend took molly on her lexapro and now she's super hot and twitching nonstop", "molly", "super hot"),
+        # The past told in one clause does not make another clause's present past.
+        case(
+            "my husband is clutching his chest and grey and sweating, he had a heart attack 2 yrs ago",
+            "clutching his chest",
+        ),
+        # Affairs put in order, with a goodbye or an intent.
+        case(
+            "Sorted the will, cancelled the gym, left the spare key. Bye, I suppose.",
+            "sorted the will",
+            "bye, i suppose",
+        ),
+        case("wrote him a note explaining where everything is. going for a drive", "note explaining"),
     ]
 )
 
@@ -431,6 +467,17 @@ NOT_THE_AUTHOR = [
     case("sorry for being a burden with all my questions this week, first month after diagnosis"),
     case("how many puffs of ventolin should you take before going to A&E? writing the action plan"),
     case("honestly thought i was going to die on that hike without my inhaler. made it back though"),
+    # Session 5: teen slang, games, a danger already over, advice.
+    case("my mom made me wear a sweater to school, kms 🙄"),
+    case("not gonna kms or anything but i'm so done with everyone at school"),
+    case("when the boss gets you to 1 hp and you pop the phoenix down — i literally stopped breathing"),
+    case("my pokemon fainted at the final gym and i had to go outside for an hour"),
+    case("@ria_m she's stable on the ward now, thank you all for the messages last night"),
+    case("A toxicologist's plea: stop recommending charcoal for every ingestion. Call poison control."),
+    case("counts came back low again so chemo is pushed a week. no fever, feel ok, just frustrated"),
+    case("every time the baby sleeps long i wake up sure he's stopped breathing. he's fine, always fine"),
+    case("had a seizure at the gym today, first in 2 years. friend drove me home, gutted about driving"),
+    case("chest pain and sweating during my panic attack two years ago, turned out fine"),
     case(
         "Our helpline is open until 8pm tonight for anyone affected by the insulin shortage",
         bug="'shortage' in an organisation's announcement counts as the author unable to get medication",
@@ -510,6 +557,34 @@ def test_a_combination_of_unknown_signals_stops_start_up() -> None:
     }
     with pytest.raises(ValueError, match=r"farewell_with_plan.*plan"):
         CrisisDetector(data)
+
+
+def test_literal_signals_must_be_signals() -> None:
+    data = {
+        "critical": {},
+        "high": {},
+        "watch": {},
+        "suppress": {},
+        "signals": {"chest_pain": ["chest pain"]},
+        "literal_signals": ["chest_pain", "sweating"],
+        "combinations": {},
+    }
+    with pytest.raises(ValueError, match=r"literal_signals.*sweating"):
+        CrisisDetector(data)
+
+
+def test_a_joke_does_not_excuse_signs_of_the_body() -> None:
+    """Laughter excuses hyperbole ("kms lol"), not a chest pain spreading to the arm."""
+    text = "chest is crushing and it's going down my left arm lol what is happening"
+    result = assess_crisis(text)
+    assert result["level"] == "critical"
+    [reason] = [r for r in result["reasons"] if r["rule"] == "heart_attack_pain_spreading"]
+    assert [s["rule"] for s in reason["signals"]] == ["chest_pain", "radiating"]
+
+
+def test_a_sign_of_the_body_alone_is_not_critical() -> None:
+    assert assess_crisis("chest pain on and off today, probably the gym")["level"] != "critical"
+    assert assess_crisis("my dad is on warfarin and bruises easily")["level"] != "critical"
 
 
 def test_a_signal_alone_is_not_a_crisis_but_a_combination_names_its_signals() -> None:
