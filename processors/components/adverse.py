@@ -49,6 +49,7 @@ class AdverseEventFinder:
         self.lacking = re.compile("|".join(data["lacking"]))
         self.lacking_before = re.compile(data["lacking_before"])
         self.stopping_events = frozenset(data["stopping_events"])
+        self.not_a_suspect = re.compile("|".join(data["not_a_suspect"]))
         self.not_experience = re.compile("|".join(data["not_experience"]))
         self.experience = re.compile("|".join(data["experience"]))
         self.negated_before = re.compile(data["event_negated_before"])
@@ -101,18 +102,23 @@ class AdverseEventFinder:
         for cue in self.links.find_or_take(norm, found, "ae_links"):
             linked[sentence_of(cue.start)] = True
         lacking = [bool(self.lacking.search(norm[a:b])) for a, b in sentences]
+        misused = [bool(self.not_a_suspect.search(norm[a:b])) for a, b in sentences]
+        single = drugs[0] if len({d[2] for d in drugs}) == 1 else None
         reports: list[dict[str, Any]] = []
         seen: set[tuple[str, int]] = set()
         for cue in event_cues:
             j = sentence_of(cue.start)
             if denied[j] or self._not_had(norm, sentences[j], cue):
                 continue
-            for index in (j, j - 1):
+            # The drug's sentence is the event's or the one before; in a post about one drug the
+            # author is on, any sentence ("upped my mtx again. the day after is a write-off, nausea").
+            only = single is not None and single[3] == "current"
+            for index in (j, j - 1) if not only else (j, *(i for i in range(len(sentences)) if i != j)):
                 if index < 0:
                     continue
                 a, b = sentences[index]
                 here = [d for d in drugs if a <= d[0] < b and not (d[0] < cue.end and cue.start < d[1])]
-                if not here or denied[index]:
+                if not here or denied[index] or misused[index]:
                     continue
                 if self.indication.search(norm[max(sentences[j][0], cue.start - 24) : cue.start]):
                     break  # "lexapro for anxiety"
@@ -123,7 +129,7 @@ class AdverseEventFinder:
                 adjacent = j == index and 0 <= cue.start - drug[1] <= 2
                 # A drug the author is on now, and an event in the same sentence, need no link cue
                 # ("my daughter's on lamotrigine and overnight the rash has spread").
-                taking_now = j == index and drug[3] == "current"
+                taking_now = (j == index or only) and drug[3] == "current"
                 if not (linked[index] or linked[j] or adjacent or taking_now):
                     continue
                 if lacking[index] and cue.rule not in self.stopping_events:
@@ -172,8 +178,10 @@ class AdverseEventFinder:
         )
 
     def _treats(self, event: str, generic: str) -> bool:
-        drugs = self.treats.get(event)
-        return drugs is not None and (generic in drugs[0] or generic.startswith(drugs[1]))
+        return any(
+            drugs is not None and (generic in drugs[0] or generic.startswith(drugs[1]))
+            for drugs in (self.treats.get(event), self.treats.get("*"))
+        )
 
     def _subject(self, sentence: str, caregiver: bool) -> str:
         kin = {c.rule for c in self.kin.find(sentence)}

@@ -65,7 +65,6 @@ REPORTED = [
         "dulaglutide",
         "diarrhea",
         "self",
-        bug="'since' at the end of the next sentence is no link cue",
     ),
     # A caregiver writing about the person they look after.
     case(
@@ -108,6 +107,13 @@ REPORTED = [
         "Started methotrexate two weeks ago. My mouth is full of ulcers, is that the mtx?",
         "methotrexate",
         "ulcers",
+        "self",
+    ),
+    # A post about one drug the author is on: the event may come sentences later.
+    case(
+        "the rheum upped my mtx again, 20mg now. the day after is a write-off, nausea and brain fog",
+        "methotrexate",
+        "nausea",
         "self",
     ),
     # Someone else's event, reported second hand.
@@ -154,6 +160,14 @@ MISSING = [
     no_event("addisons. vomited my hydrocortisone twice, shaking, doing my emergency jab now"),
 ]
 
+# Rescue drugs given in the emergency, misuse and ingestions (the crisis path), a drug not started yet.
+NOT_A_SUSPECT = [
+    no_event("partner is t1, sweating and shaking, not answering me. gave the glucagon 5 min ago"),
+    no_event("my toddler got into my purse and ate some of my clonidine, he's really sleepy"),
+    no_event("took all 30 of the quetiapine about 20 min ago. getting sleepy"),
+    no_event("starting wegovy next week and very nervous about the nausea everyone talks about"),
+]
+
 # Teaching and stories, not anyone's experience.
 NOT_AN_EXPERIENCE = [
     no_event(
@@ -194,6 +208,11 @@ def test_what_the_drug_is_taken_for_is_not_an_event(enricher: Enricher, text: st
 
 @pytest.mark.parametrize("text", MISSING)
 def test_the_illness_of_a_missing_drug_is_not_an_event(enricher: Enricher, text: str) -> None:
+    assert events_of(enricher, text) == []
+
+
+@pytest.mark.parametrize("text", NOT_A_SUSPECT)
+def test_rescue_misuse_and_future_drugs_are_not_suspects(enricher: Enricher, text: str) -> None:
     assert events_of(enricher, text) == []
 
 
