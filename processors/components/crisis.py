@@ -54,8 +54,8 @@ _LAUGHTER_REACH = 20  # laughter this close after any cue makes it a joke ("can'
 _CONDITIONAL = re.compile(r"\b(if|whether|only when|whenever|in case)\b[^.,;!?]{0,40}$")
 _THEY_SAID = re.compile(
     r"\b(she|he|they|u|you|my (son|daughter|kid|child|teen|boy|girl|husband|wife|partner|mum|mom|dad|brother|sister|friend))"
-    r"( just| then)? (said|says|told me|told us|texted|messaged|wrote|whispered|keeps saying|kept saying|posted|tweeted)"
-    r"( \w+){0,3}\W{0,3}$"
+    r"( just| then)? (said|says|told me|told us|texted|messaged|wrote|whispered|keeps saying|kept saying|posted|tweeted|dmed|dm'?d|sent)"
+    r"( \w+){0,8}\W{0,3}$"
 )
 _SINCE = re.compile(r"\bsince\b")
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\s[-\u2013\u2014]\s")
@@ -103,6 +103,12 @@ class CrisisDetector:
             raise ValueError(f"crisis.yaml: literal_signals names unknown signals {unknown}")
         self.hyperbole_prone = _HYPERBOLE_PRONE | (set(signals) - literal)
         self.literal = literal
+        # Signals of a state ("on warfarin", "my 3yo", "had our baby") hold whatever tense the
+        # sentence is in: only a negation excuses them ("not on warfarin").
+        self.state = set(data.get("state_signals", ()))
+        unknown = sorted(self.state - set(signals))
+        if unknown:
+            raise ValueError(f"crisis.yaml: state_signals names unknown signals {unknown}")
 
     def cue_sets(self) -> dict[str, CueSet]:
         """The cue sets :meth:`assess` matches on a whole post, by the names it looks them up by."""
@@ -149,11 +155,12 @@ class CrisisDetector:
             sentence = norm[start:end]
             context = [Cue(c.rule, c.start - start, c.end - start) for c in context_all if start <= c.start < end]
             for cue in here_signals:
-                if (
-                    cue.rule not in standing
-                    and not passed
-                    and not self._excuse(sentence, cue.rule, cue.start - start, cue.end - start, context)
-                ):
+                at = cue.start - start
+                if cue.rule in self.state:
+                    excused = bool(_NEGATORS.search(sentence[max(0, at - _NEGATION_REACH) : at]))
+                else:
+                    excused = self._excuse(sentence, cue.rule, at, cue.end - start, context) is not None
+                if cue.rule not in standing and not passed and not excused:
                     standing[cue.rule] = cue
             for cue in here:
                 level = self.levels[cue.rule]
@@ -173,12 +180,15 @@ class CrisisDetector:
         for name, needs in self.combinations.items():
             if all(signal in standing for signal in needs):
                 parts = sorted((standing[signal] for signal in needs), key=lambda cue: cue.start)
+                # The reason points at the first signal that says what is happening, not at who
+                # ("@steve_b", "my 3yo") or what they take ("clozapine").
+                lead = next((c for c in parts if c.rule not in self.state), parts[0])
                 reasons.append(
                     {
                         "rule": name,
                         "level": self.levels[name],
-                        "start": parts[0].start,
-                        "end": parts[0].end,
+                        "start": lead.start,
+                        "end": lead.end,
                         "signals": [{"rule": c.rule, "start": c.start, "end": c.end} for c in parts],
                     }
                 )

@@ -266,12 +266,12 @@ CRITICAL = flatten(
         case("puking for 6 hrs, my ketones r 4.8 and mom is at work", "ketones r 4.8", "puking"),
         case(
             "My daughter 7 year diabetes, she vomit 5 times, breathing very deep and fast",
-            "diabetes",
+            "vomit",
             "breathing very deep",
         ),
         case("on eliquis after my knee op and it's pouring blood through 2 dressings", "eliquis", "pouring blood"),
-        case("I take lithium 5 years. Since 2 days I vomit and I walk like drunk", "lithium", "walk like drunk"),
-        case("dad's on chemo for lymphoma, he's burning up 39.4 and confused", "chemo", "39.4"),
+        case("I take lithium 5 years. Since 2 days I vomit and I walk like drunk", "vomit", "walk like drunk"),
+        case("dad's on chemo for lymphoma, he's burning up 39.4 and confused", "burning up", "39.4"),
         case("I had my baby 2 days ago and I'm soaking through the towels", "had my baby", "through the towels"),
         case("my toddler drank from a cup that had my methadone in it, she's hard to wake", "hard to wake"),
         case("friend took molly on her lexapro and now she's super hot and twitching nonstop", "molly", "super hot"),
@@ -279,6 +279,15 @@ CRITICAL = flatten(
         case(
             "my husband is clutching his chest and grey and sweating, he had a heart attack 2 yrs ago",
             "clutching his chest",
+        ),
+        # Replies telling someone in danger what to do this minute (session 5).
+        case("@Steve_B that's not the gym mate. 999 now. unlock the door, chew an aspirin", "999 now"),
+        case("@wrenlight please move away from that drawer and go to where people are. call 988", "move away from"),
+        # A drug started weeks ago is still taken tonight: the past does not excuse it.
+        case("My son started clozapine 3 weeks ago. Tonight he has a fever of 39 and chest pain", "fever of 39"),
+        case("Grandson (3) got my pill organiser open. Monday to Thursday are empty", "pill organiser open"),
+        case(
+            "Gave my medals to my nephew today. Signed the truck over to my daughter. Squared away.", "gave my medals"
         ),
         # Affairs put in order, with a goodbye or an intent.
         case(
@@ -478,6 +487,11 @@ NOT_THE_AUTHOR = [
     case("every time the baby sleeps long i wake up sure he's stopped breathing. he's fine, always fine"),
     case("had a seizure at the gym today, first in 2 years. friend drove me home, gutted about driving"),
     case("chest pain and sweating during my panic attack two years ago, turned out fine"),
+    case("@newasthmamum spacer and reliever, 1 puff every minute up to 10, and if no better call an ambulance"),
+    case("@lilbee for next time: use the pen even for mouth tingling, then call an ambulance"),
+    case("Lost my wife to sepsis 2 years ago after her chemo. Nobody told us what a temperature of 38 meant."),
+    case("wont be around for my next appointment because im MOVING TO CANADA!!! wish me luck"),
+    case("yesterday his sugar went 2.9 and he was sweating and confused. we gave juice and now he is okay"),
     case(
         "Our helpline is open until 8pm tonight for anyone affected by the insulin shortage",
         bug="'shortage' in an organisation's announcement counts as the author unable to get medication",
