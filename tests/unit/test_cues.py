@@ -393,3 +393,22 @@ def test_only_quotation_patterns_scan_the_whole_text() -> None:
     for name, rules in FILES.items():
         scanned = [regex.pattern for _, rule, regex in CueSet(rules)._scans if rule != "quote"]
         assert not scanned, (name, scanned)
+
+
+# A pattern whose every match ends in a space ("(pouring|gushing) (out )?(blood)?" after "pouring")
+# never matches: a cue may not end inside a word, and a space is always followed by one.
+_ENDS_IN_SPACE = re.compile(r"( |\( \?\)|(?<= )\)\?)(\([^()]*\)\?)*$")
+
+
+def test_no_pattern_can_only_end_in_a_space() -> None:
+    for name, rules in FILES.items():
+        stuck = [p for patterns in rules.values() for p in patterns if _ENDS_IN_SPACE.search(p)]
+        assert not stuck, (name, stuck)
+
+
+def test_the_space_check_finds_the_patterns_that_never_matched() -> None:
+    assert _ENDS_IN_SPACE.search("(pouring|gushing) (out )?(blood)?")
+    assert _ENDS_IN_SPACE.search("(continue|go on) (like this )?(any ?more)?")
+    assert _ENDS_IN_SPACE.search("not think to (harm|hurt) ")
+    assert not _ENDS_IN_SPACE.search("(pouring|gushing)( out)?( blood)?")
+    assert not _ENDS_IN_SPACE.search("my (girl|son)('s)?")
