@@ -309,13 +309,16 @@ def train(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         per_class = (counts / counts.sum()) ** _BALANCE[dim] / np.maximum(counts / counts.sum(), 1e-9)
         row_weight = (target @ per_class)[:, None]
         row_weight /= row_weight[row_weight > 0].mean()
+        # Averaged over the posts that teach this dimension: posts that teach it nothing (a
+        # stage "crisis", a None) must not shrink its steps, or adding them under-trains it.
+        taught = int((row_weight > 0).sum())
         for _ in range(_ITERATIONS):
             logits = times(weights) + bias
             logits -= logits.max(axis=1, keepdims=True)
             probs = np.exp(logits)
             probs /= probs.sum(axis=1, keepdims=True)
-            error = row_weight * (probs - target) / len(rows)
-            weights -= _STEP * (transposed_times(error) + _L2 * weights / len(rows))
+            error = row_weight * (probs - target) / taught
+            weights -= _STEP * (transposed_times(error) + _L2 * weights / taught)
             bias -= _STEP * error.sum(axis=0)
         keep = np.abs(weights).max(axis=1) > 1e-4
         result[dim] = {
