@@ -148,6 +148,19 @@ class AdverseEventFinder:
                         }
                     )
                 break
+        # One event, one report: "zaps" inside "brain zaps", "infection" inside "yeast infection".
+        reports = [
+            r
+            for r in reports
+            if not any(
+                o is not r
+                and o["drug"] == r["drug"]
+                and o["start"] <= r["start"]
+                and r["end"] <= o["end"]
+                and (o["end"] - o["start"]) > (r["end"] - r["start"])
+                for o in reports
+            )
+        ]
         reports.sort(key=lambda r: r["start"])
         return reports
 

@@ -52,7 +52,6 @@ REPORTED = [
         "empagliflozin",
         "yeast infection",
         "self",
-        bug="'yeast infection' is also reported a second time as 'infection'",
     ),
     case(
         "been on Wegovy 3 weeks and the sulfur burps are unreal",
