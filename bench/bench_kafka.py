@@ -204,6 +204,7 @@ class Bench:
     ) -> None:
         self.bootstrap, self.partitions, self.procs, self.tmp = bootstrap, partitions, procs, tmp
         self.profile, self.only_vigil = profile, only_vigil
+        self.profile_raw: Path | None = None
         self.worker_env: dict[str, str] = {}
         self.profile_result: dict[str, Any] | None = None
 
@@ -302,7 +303,10 @@ class Bench:
             got = await self.collect(topic, ids, check, self.alive(name), timeout=300 + len(ids) / 25)
         finally:
             if profiler is not None:
-                self.profile_result = profile_summary(profiler.stop())
+                stacks = profiler.stop()
+                self.profile_result = profile_summary(stacks)
+                if self.profile_raw is not None:
+                    self.profile_raw.write_text("".join(f"{stack} {count}\n" for stack, count in stacks.items()))
         first = min(out[start_field] for _, out in got.values())
         start = datetime.fromisoformat(first.replace("Z", "+00:00")).timestamp() if isinstance(first, str) else first
         seconds = max(arrived for arrived, _ in got.values()) - start
@@ -514,6 +518,7 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
     parser.add_argument("--profile", action="store_true", help="sample the worker with py-spy during row 2")
+    parser.add_argument("--profile-raw", type=Path, help="with --profile: keep py-spy's collapsed stacks here")
     parser.add_argument("--only-vigil", action="store_true", help="skip the pass-through rows 3-4")
     parser.add_argument(
         "--worker-env", action="append", default=[], metavar="VIGIL_X=value", help="a setting for the Vigil worker"
@@ -536,6 +541,7 @@ def main() -> int:
                     bench = Bench(
                         kafka.bootstrap, args.partitions, procs, tmp, profile=args.profile, only_vigil=args.only_vigil
                     )
+                    bench.profile_raw = args.profile_raw
                     bench.worker_env = dict(item.split("=", 1) for item in args.worker_env)
                     kafka_results = asyncio.run(bench.run(lines, args.latency_seconds))
                 finally:
