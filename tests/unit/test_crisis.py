@@ -289,6 +289,20 @@ CRITICAL = flatten(
         case(
             "Gave my medals to my nephew today. Signed the truck over to my daughter. Squared away.", "gave my medals"
         ),
+        # Emergencies of other conditions (dev18): dialysis, sickle cell, COPD, ICDs, pregnancy, meningitis.
+        case("cant talk much. chest bad. blue inhaler not doing anything. 3rd neb. sats 82", "sats 82"),
+        case("Baby has a high temp and purple dots. I pressed a glass on them and they DIDN'T fade", "didn't fade"),
+        case(
+            "I think my 2yo swallowed a button battery from the key fob, she's acting fine",
+            "swallowed a button battery",
+        ),
+        case("ICD has shocked me 3 times in 20 minutes. I'm on the bathroom floor shaking", "shocked me 3"),
+        case("34+2, haven't felt her move since last night. Tried cold water and lying on my left", "felt her move"),
+        case("My son (7, HbSS) has a temp of 38.9 and he has a port. it's 3am", "temp of 38.9"),
+        case(
+            "unit sent me home without a run and now my chest feels tight and both arms are tingly", "chest feels tight"
+        ),
+        case("worst headache of my life came on like a thunderclap and now I'm seeing double", "worst headache"),
         # Affairs put in order, with a goodbye or an intent.
         case(
             "Sorted the will, cancelled the gym, left the spare key. Bye, I suppose.",
@@ -492,6 +506,12 @@ NOT_THE_AUTHOR = [
     case("Lost my wife to sepsis 2 years ago after her chemo. Nobody told us what a temperature of 38 meant."),
     case("wont be around for my next appointment because im MOVING TO CANADA!!! wish me luck"),
     case("yesterday his sugar went 2.9 and he was sweating and confused. we gave juice and now he is okay"),
+    case(
+        "Paramedic here. Hypothermia: shivering stops, confusion, slurred speech. Warm gradually.",
+        bug="a clinician's 'X here.' header is a sentence of its own; the teaching after it reads as an emergency",
+    ),
+    case("my daughter swallowed a button battery at 18 months. she's 5 now and totally fine"),
+    case("Doctor prescribed me clopidogrel after a stent 3 weeks back. Now small bruises and gums bleeding a little"),
     case(
         "Our helpline is open until 8pm tonight for anyone affected by the insulin shortage",
         bug="'shortage' in an organisation's announcement counts as the author unable to get medication",
