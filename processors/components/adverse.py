@@ -1,12 +1,14 @@
-"""``vigil_adverse_events``: a suspected drug linked to an event in the same sentence.
+"""``vigil_adverse_events``: a suspected drug linked to an event in the same or the next sentence.
 
 Pharmacovigilance needs four elements: an identifiable patient (``subject``: self, dependent,
 other), a reporter (the pseudonymised author), a suspect drug and an event. An event is reported
 when a drug mention that the author has taken (status current or past: not negated, not
 hypothetical) and an event term from ``processors/data/adverse_events.yaml`` share a sentence, a
 link cue joins them ("gave me", "since starting", "side effect", "reaction to"), and nothing says
-there was no event ("no side effects", "didn't give me") or that the event is what the drug
-treats ("Lexapro for anxiety").
+there was no event ("no side effects", "didn't give me", "seizure-free") or that the event is what
+the drug treats ("Lexapro for anxiety", or by the ``treats`` table: "seizing, gave the buccal
+midazolam"). A drug that was missing ("rationing my novolog"), misused, swallowed by a child or not
+started yet is no suspect, and a post that teaches or tells a TV story reports nothing.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ class AdverseEventFinder:
             linked[sentence_of(cue.start)] = True
         lacking = [bool(self.lacking.search(norm[a:b])) for a, b in sentences]
         misused = [bool(self.not_a_suspect.search(norm[a:b])) for a, b in sentences]
-        single = drugs[0] if len({d[2] for d in drugs}) == 1 else None
+        # A post about one drug the author is on: its events may stand in any sentence.
+        only = len({d[2] for d in drugs}) == 1 and drugs[0][3] == "current"
         reports: list[dict[str, Any]] = []
         seen: set[tuple[str, int]] = set()
         for cue in event_cues:
@@ -112,7 +115,6 @@ class AdverseEventFinder:
                 continue
             # The drug's sentence is the event's or the one before; in a post about one drug the
             # author is on, any sentence ("upped my mtx again. the day after is a write-off, nausea").
-            only = single is not None and single[3] == "current"
             for index in (j, j - 1) if not only else (j, *(i for i in range(len(sentences)) if i != j)):
                 if index < 0:
                     continue

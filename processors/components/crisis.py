@@ -97,18 +97,11 @@ class CrisisDetector:
             self.levels[name] = "critical"
         # Signals of the body ("chest is squeezing", "mouth is crooked") are read literally: a
         # joke or an idiom in their sentence does not excuse them. The rest are excused like hyperbole.
-        literal = set(data.get("literal_signals", ()))
-        unknown = sorted(literal - set(signals))
-        if unknown:
-            raise ValueError(f"crisis.yaml: literal_signals names unknown signals {unknown}")
-        self.hyperbole_prone = _HYPERBOLE_PRONE | (set(signals) - literal)
-        self.literal = literal
+        self.literal = _signal_list(data, "literal_signals", signals)
+        self.hyperbole_prone = _HYPERBOLE_PRONE | (set(signals) - self.literal)
         # Signals of a state ("on warfarin", "my 3yo", "had our baby") hold whatever tense the
         # sentence is in: only a negation excuses them ("not on warfarin").
-        self.state = set(data.get("state_signals", ()))
-        unknown = sorted(self.state - set(signals))
-        if unknown:
-            raise ValueError(f"crisis.yaml: state_signals names unknown signals {unknown}")
+        self.state = _signal_list(data, "state_signals", signals)
 
     def cue_sets(self) -> dict[str, CueSet]:
         """The cue sets :meth:`assess` matches on a whole post, by the names it looks them up by."""
@@ -261,6 +254,15 @@ class CrisisDetector:
         if any(c.rule == "past" and a <= c.start < b for c in context):
             return False
         return bool(_NOW.search(sentence, a, b))
+
+
+def _signal_list(data: dict[str, Any], key: str, signals: dict[str, list[str]]) -> set[str]:
+    """A list of signal names from crisis.yaml; a name that is not a signal stops start-up."""
+    names = set(data.get(key, ()))
+    unknown = sorted(names - set(signals))
+    if unknown:
+        raise ValueError(f"crisis.yaml: {key} names unknown signals {unknown}")
+    return names
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
