@@ -16,6 +16,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.errors import IllegalStateError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from processors import Enricher, InvalidPost, Pseudonymizer, build_nlp, post_key
@@ -258,7 +259,12 @@ def _lag_reporter(app: VigilApp, metrics: VigilMetrics) -> Any:
         consumer = app.consumer
         owned = {tp for tp in consumer.assignment() if tp.topic == names.POSTS}
         for tp in owned:
-            highwater, position = consumer.highwater(tp), await consumer.position(tp)
+            try:
+                highwater, position = consumer.highwater(tp), await consumer.position(tp)
+            except (AssertionError, IllegalStateError):
+                # Revoked by a rebalance since assignment() (aiokafka asserts on an unassigned
+                # partition): its new owner reports it. Unhandled, this crashed the whole worker.
+                continue
             if highwater is not None and position is not None:
                 metrics.consumer_lag.labels(partition=str(tp.partition)).set(max(0, highwater - position))
         for partition in reported - {tp.partition for tp in owned}:
