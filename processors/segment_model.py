@@ -83,49 +83,117 @@ class Featurizer:
 
 
 class SegmentModel:
-    """One logistic regression per dimension over shared features."""
+    """One logistic regression per dimension over shared features.
 
-    def __init__(self, weights: dict[str, dict[str, Any]], version: str) -> None:
+    Held as arrays only: ~100k features cost ~10 MB, where name -> weights dicts cost ~130 MB of
+    Python objects (measured in a worker's peak RSS, whose goal is 500 MB).
+
+    Args:
+        names: Feature names, one per row of ``matrix``.
+        matrix: Weights, one row per feature; the dimensions' classes side by side.
+        dims: ``(dimension, classes, bias)`` in the column order of ``matrix``.
+        version: The training fingerprint.
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        matrix: np.ndarray,
+        dims: Sequence[tuple[str, list[str], Sequence[float]]],
+        version: str,
+    ) -> None:
         self.version = version
         self.featurizer = Featurizer()
-        names = sorted({name for spec in weights.values() for name in spec["weights"]})
-        self.index = {name: i for i, name in enumerate(names)}
-        self.names = names
-        # Rows by token and by token pair, so a post's words need no feature-name strings.
-        self.word_rows = {name[2:]: i for name, i in self.index.items() if name.startswith("w:")}
-        self.pair_rows = {tuple(name[2:].split("_", 1)): i for name, i in self.index.items() if name.startswith("b:")}
-        # All dimensions side by side in one matrix, so a post costs a handful of numpy calls.
+        self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        if self.matrix.shape != (len(names), sum(len(classes) for _, classes, _ in dims)):
+            raise ValueError(f"segment model: weights of shape {self.matrix.shape} for {len(names)} features")
         self.dims: list[tuple[str, list[str], int, int]] = []
-        blocks, centered, biases = [], [], []
         col = 0
-        for dim, spec in weights.items():
-            classes = spec["classes"]
-            block = np.zeros((len(names), len(classes)), dtype=np.float64)
-            for name, row in spec["weights"].items():
-                block[self.index[name]] = row
-            blocks.append(block)
-            centered.append(block - block.mean(axis=1, keepdims=True))
-            biases.append(np.asarray(spec["bias"], dtype=np.float64))
-            self.dims.append((dim, classes, col, col + len(classes)))
+        for dim, classes, _ in dims:
+            self.dims.append((dim, list(classes), col, col + len(classes)))
             col += len(classes)
-        self.matrix = np.hstack(blocks)
-        self.centered = np.hstack(centered)
-        self.bias = np.concatenate(biases)
+        self.bias = np.concatenate([np.asarray(bias, dtype=np.float64) for _, _, bias in dims])
+        # A feature is found by the hash of what a post's featurizer counts (a word, a word pair,
+        # a cue name), so a post's words need no feature-name strings and the model keeps no dict
+        # of them: a sorted array of hashes, searched for a whole batch at once.
+        keys = np.fromiter(map(_feature_key, names), dtype=np.int64, count=len(names))
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        self._rows = order
+        if len(self._keys) and (np.diff(self._keys) == 0).any():
+            raise ValueError("segment model: two feature names share a hash")
+        # Names are needed only for the few features a prediction gives as reasons.
+        encoded = [name.encode() for name in names]
+        self._name_bytes = b"".join(encoded)
+        self._name_ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+
+    @property
+    def n_features(self) -> int:
+        """How many features the model weighs."""
+        return len(self._name_ends)
+
+    def name(self, row: int) -> str:
+        """The name of the feature in row ``row`` of :attr:`matrix`."""
+        start = int(self._name_ends[row - 1]) if row else 0
+        return self._name_bytes[start : int(self._name_ends[row])].decode()
+
+    def names(self) -> list[str]:
+        """Every feature name, in row order."""
+        return [self.name(row) for row in range(self.n_features)]
+
+    def save(self, path: Path) -> None:
+        """Write the model to ``path`` (``.npz``; no pickles), atomically."""
+        meta = orjson.dumps({"version": self.version, "dims": [[d, c] for d, c, _, _ in self.dims]})
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as out:
+            np.savez(
+                out,
+                matrix=self.matrix,
+                bias=self.bias,
+                name_bytes=np.frombuffer(self._name_bytes, dtype=np.uint8),
+                name_ends=self._name_ends,
+                meta=np.frombuffer(meta, dtype=np.uint8),
+            )
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> SegmentModel:
+        """Read a model written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as data:
+            meta = orjson.loads(data["meta"].tobytes())
+            blob = data["name_bytes"].tobytes()
+            ends = data["name_ends"]
+            matrix, bias = data["matrix"], data["bias"]
+        starts = np.concatenate(([0], ends[:-1])).tolist()
+        names = [blob[a:b].decode() for a, b in zip(starts, ends.tolist(), strict=True)]
+        dims, col = [], 0
+        for dim, classes in meta["dims"]:
+            dims.append((dim, classes, bias[col : col + len(classes)]))
+            col += len(classes)
+        return cls(names, matrix, dims, meta["version"])
 
     def _sparse(
-        self, norm: str, extra: Iterable[str], ids: list[int], counts: list[int], cues: list[Cue] | None = None
+        self, norm: str, extra: Iterable[str], keys: list[int], counts: list[int], cues: list[Cue] | None = None
     ) -> dict[str, tuple[int, int]]:
-        """A post's features as model row ids (-1: unknown to the model) and raw counts.
+        """A post's features as hashed keys (see :func:`_feature_key`) and raw counts.
 
-        Appended to ``ids`` and ``counts``; returns where each cue feature first matched. Scaling
+        Appended to ``keys`` and ``counts``; returns where each cue feature first matched. Scaling
         (:meth:`Featurizer.normalised`'s log counts and L2 norm, which counts the unknown features
         too) is left to numpy for the whole batch; no string is built per word or word pair.
         """
         words, pairs, others, where = self.featurizer.counts(norm, extra, cues)
-        for table, counter in ((self.word_rows, words), (self.pair_rows, pairs), (self.index, others)):
-            ids += map(table.get, counter, itertools.repeat(-1, len(counter)))
+        for counter in (words, pairs, others):
+            keys += map(hash, counter)
             counts += counter.values()
         return where
+
+    def _rows_of(self, keys: list[int]) -> np.ndarray:
+        """Model rows of hashed feature keys; -1 for a feature the model does not know."""
+        wanted = np.asarray(keys, dtype=np.int64)
+        if not len(self._keys):
+            return np.full(len(wanted), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
+        return np.where(self._keys[at] == wanted, self._rows[at], -1)
 
     def predict(
         self, text: str, extra: Iterable[str] = ()
@@ -150,17 +218,17 @@ class SegmentModel:
             norms: Each text through :func:`~processors.cues.normalise`, when already made.
             cues: Each post's matches of ``featurizer.cues`` when already made (``None``: match here).
         """
-        ids: list[int] = []
+        keys: list[int] = []
         raw: list[int] = []
         wheres: list[dict[str, tuple[int, int]]] = []
         if norms is None:
             norms = [normalise(text) for text, _ in items]  # featurised, and searched for reasons' words
         sizes = []
         for i, (norm, (_, extra)) in enumerate(zip(norms, items, strict=True)):
-            wheres.append(self._sparse(norm, extra, ids, raw, None if cues is None else cues[i]))
-            sizes.append(len(ids))
+            wheres.append(self._sparse(norm, extra, keys, raw, None if cues is None else cues[i]))
+            sizes.append(len(keys))
         n = len(items)
-        every = np.asarray(ids, dtype=np.int64)
+        every = self._rows_of(keys)
         logged = 1.0 + np.log(np.asarray(raw, dtype=np.float64))  # as _LOG_COUNT
         every_owner = np.repeat(np.arange(n), np.diff(np.asarray([0, *sizes])))
         norm2 = np.bincount(every_owner, weights=logged * logged, minlength=n)
@@ -179,7 +247,6 @@ class SegmentModel:
         # A post's rows are one run, so after a sort by (post, -push) its 3 strongest features are
         # the first 3 of its run.
         rank = np.arange(len(rows)) - bounds[:-1][owner]
-        names = self.names
         for dim, classes, lo, hi in self.dims:
             part = scores[:, lo:hi]
             best = part.argmax(axis=1)
@@ -188,14 +255,16 @@ class SegmentModel:
             reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
             if len(rows):
                 # How hard each feature pushed its post towards the chosen value.
-                push = values * self.centered[rows, lo + best[owner]]
+                # (weights centred over the dimension's classes, as the softmax sees them)
+                weights = self.matrix[rows, lo:hi]
+                push = values * (weights[np.arange(len(rows)), best[owner]] - weights.mean(axis=1))
                 # One stable float sort: post first (a step larger than any push), then -push.
                 order = np.argsort(owner * (2.0 * np.abs(push).max() + 1.0) - push, kind="stable")
                 chosen = order[(rank < 3) & (push[order] > 0)]
                 for i, row, weight in zip(
                     owner[chosen].tolist(), rows[chosen].tolist(), push[chosen].tolist(), strict=True
                 ):
-                    name = names[row]
+                    name = self.name(row)
                     reason: dict[str, Any] = {"feature": name, "weight": round(weight, 3)}
                     where = wheres[i].get(name)
                     if where is None and name[:2] in ("w:", "b:"):
@@ -206,6 +275,21 @@ class SegmentModel:
             for i, value in enumerate(best.tolist()):
                 out[i][dim] = (classes[value], reasons[i], dict(zip(classes, probs[i], strict=True)))
         return out
+
+
+def _feature_key(name: str) -> int:
+    """The hash a post's feature counts carry for feature ``name`` (see :meth:`Featurizer.counts`).
+
+    A word ``w:x`` is counted as ``x``, a word pair ``b:x_y`` as ``(x, y)``, anything else under its
+    own name. Hashes are of this process (Python salts ``str`` hashes per run), so they are made
+    when the model is loaded and never stored.
+    """
+    if name.startswith("w:"):
+        return hash(name[2:])
+    if name.startswith("b:"):
+        first, second = name[2:].split("_", 1)
+        return hash((first, second))
+    return hash(name)
 
 
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
@@ -262,7 +346,7 @@ def _fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def train(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def train(rows: list[dict[str, Any]], version: str = "") -> SegmentModel:
     """Fit one model per dimension (full-batch gradient descent on the softmax loss, L2)."""
     featurizer = Featurizer()
     feats = [featurizer(r["text"], _extra(r))[0] for r in rows]
@@ -285,7 +369,8 @@ def train(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         pushed = value[:, None] * error[owner]
         return np.stack([np.bincount(column, pushed[:, k], len(vocab)) for k in range(error.shape[1])], axis=1)
 
-    result: dict[str, dict[str, Any]] = {}
+    blocks: list[np.ndarray] = []
+    dims: list[tuple[str, list[str], list[float]]] = []
     for dim in DIMENSIONS:
         labels = [r["labels"][dim] for r in rows]
         # Stage "crisis" follows from the crisis level (the component sets it), so the stage model
@@ -320,13 +405,12 @@ def train(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             error = row_weight * (probs - target) / taught
             weights -= _STEP * (transposed_times(error) + _L2 * weights / taught)
             bias -= _STEP * error.sum(axis=0)
-        keep = np.abs(weights).max(axis=1) > 1e-4
-        result[dim] = {
-            "classes": classes,
-            "bias": [round(float(b), 5) for b in bias],
-            "weights": {names[i]: [round(float(w), 5) for w in weights[i]] for i in np.flatnonzero(keep)},
-        }
-    return result
+        weights[np.abs(weights).max(axis=1) <= 1e-4] = 0.0  # features this dimension barely uses
+        blocks.append(weights)
+        dims.append((dim, classes, bias.tolist()))
+    matrix = np.hstack(blocks)
+    keep = np.flatnonzero(np.abs(matrix).max(axis=1) > 0)
+    return SegmentModel([names[i] for i in keep], matrix[keep], dims, version)
 
 
 def crisis_features(assessment: dict[str, Any]) -> list[str]:
@@ -346,16 +430,14 @@ def _extra(row: dict[str, Any]) -> list[str]:
 def load_segment_model(cache_dir: Path | None = None) -> SegmentModel:
     """The trained model, from ``cache_dir`` when a current one is there, else trained now (~10 s)."""
     version = _fingerprint()
-    path = cache_dir / f"segment_model-{version}.json" if cache_dir is not None else None
+    path = cache_dir / f"segment_model-{version}.npz" if cache_dir is not None else None
     if path is not None and path.exists():
         try:
-            return SegmentModel(orjson.loads(path.read_bytes()), version)
+            return SegmentModel.load(path)
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)
-    weights = train(_training_rows())
+    model = train(_training_rows(), version)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(weights))
-        tmp.replace(path)
-    return SegmentModel(weights, version)
+        model.save(path)
+    return model
