@@ -4,8 +4,11 @@ Faust hard-codes the consumer's ``fetch_max_wait_ms`` at 1,500 ms; with the empt
 partition in every fetch that leaves a worker idle between fetches. :class:`VigilApp` swaps in a
 transport whose consumer uses ``VIGIL_FETCH_MAX_WAIT_MS`` instead.
 
-Two more overrides keep each input offset's outputs and its commit together, which
+Three more overrides keep each input offset's outputs and its commit together, which
 ``exactly_once`` needs (and which spares ``at_least_once`` repeated work after a restart):
+
+- a commit first confirms that the broker took every output sent since the last one
+  (:class:`Deliveries`); one it refused stops the worker instead, so that post is read again;
 
 - commits wait for :attr:`VigilApp.batch_guard`, which the agent holds from a batch's first send
   to its last ack, so a commit never takes half a batch's outputs without its offsets;
@@ -16,6 +19,7 @@ Two more overrides keep each input offset's outputs and its commit together, whi
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,7 +32,44 @@ from faust.types import TP
 from streams.kafka_clients import faust_credentials
 from streams.settings import Settings
 
-__all__ = ["VigilApp", "create_app"]
+__all__ = ["Deliveries", "VigilApp", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+class Deliveries:
+    """Outputs handed to the producer since the last offset commit, and whether the broker took them.
+
+    The agent sends through the producer directly (Faust's ``Topic.send`` wraps each message in
+    futures and sensor calls that cost more than the send), so nothing of Faust's watches the
+    results. Before offsets are committed, :meth:`confirm` waits for every output's acknowledgement.
+    An output the broker refused after the producer's retries is a failure for good: the worker
+    must stop without committing, and the post is read and sent again by the next worker.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, asyncio.Future[Any]]] = []
+        self._failure: tuple[str, BaseException] | None = None
+
+    def track(self, topic: str, delivery: asyncio.Future[Any]) -> None:
+        """Watch one output's delivery (the future the producer's ``send`` returned)."""
+        self._pending.append((topic, delivery))
+
+    async def confirm(self) -> tuple[str, BaseException] | None:
+        """Wait for every tracked delivery; the first that failed as ``(topic, error)``, else ``None``.
+
+        A failure is kept: every later call returns it too, so no later commit (at shutdown, say)
+        can pass over the lost output.
+        """
+        pending, self._pending = self._pending, []
+        waiting = [delivery for _, delivery in pending if not delivery.done()]
+        if waiting:
+            await asyncio.wait(waiting)
+        for topic, delivery in pending:
+            error = asyncio.CancelledError() if delivery.cancelled() else delivery.exception()
+            if error is not None and self._failure is None:
+                self._failure = (topic, error)
+        return self._failure
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -47,6 +88,17 @@ class _Consumer(faust_aiokafka.Consumer):
         # one that came between a batch's sends and its acks would publish those outputs without
         # their input offsets, and after a crash the batch would be processed and sent again.
         async with self.app.batch_guard:  # type: ignore[attr-defined]
+            failed = await self.app.deliveries.confirm()  # type: ignore[attr-defined]
+            if failed is not None:
+                topic, error = failed
+                log.error(
+                    "the broker refused an output to %s (%s); stopping without committing, so the posts "
+                    "since the last commit are read again when a worker restarts",
+                    topic,
+                    error,
+                )
+                await self.crash(error)
+                return False
             return await super()._commit_tps(tps, start_new_transaction)
 
 
@@ -80,6 +132,8 @@ class VigilApp(faust.App):
     vigil_settings: Settings
     #: Held by the agent from a batch's first send to its last ack; offset commits wait for it.
     batch_guard: asyncio.Lock
+    #: The agent's outputs not yet confirmed by an offset commit.
+    deliveries: Deliveries
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
@@ -128,4 +182,5 @@ def create_app(settings: Settings, *, app_id: str | None = None, web_port: int |
     )
     app.vigil_settings = settings
     app.batch_guard = asyncio.Lock()
+    app.deliveries = Deliveries()
     return app

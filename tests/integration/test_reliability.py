@@ -27,12 +27,13 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, KafkaAdminClient
 from kafka.structs import OffsetAndMetadata
 from vigil_ingest import run_ingest
 
 from streams.localkafka import LocalKafka
 from streams.models import DeadLetter
-from streams.topics import DLQ, ENRICHED, POSTS
+from streams.topics import DLQ, ENRICHED, POSTS, TOPIC_MAX_MESSAGE_BYTES
 
 SAMPLE = Path(__file__).resolve().parents[2] / "streams" / "data" / "sample_posts.jsonl"
 KILL_POSTS, KILL_POSTS_SOAK = 5_000, 20_000
@@ -441,3 +442,50 @@ def test_a_post_nested_too_deep_is_dead_lettered_and_the_stream_goes_on(
     assert worker.alive()
     assert len(outputs.enriched) == valid, f"{valid - len(outputs.enriched)} valid posts stuck behind the deep one"
     assert len(outputs.dead) == 1, "the deep post is dead-lettered"
+
+
+# --- an output the broker refuses ------------------------------------------------------------------
+
+
+def _enriched_topic_limit(admin: KafkaAdminClient, limit: int) -> None:
+    admin.alter_configs([ConfigResource("TOPIC", ENRICHED, configs={"max.message.bytes": str(limit)})])
+
+
+def test_an_output_the_broker_refuses_stops_the_worker_and_no_post_is_lost(
+    kafka: str,
+    kafka_admin: KafkaAdminClient,
+    worker_factory: Callable[..., Any],
+    outputs_factory: Callable[..., Outputs],
+    tmp_path: Path,
+) -> None:
+    """``vigil.posts.enriched`` refuses every enriched post (its message limit set below their size).
+
+    The producer's send fails for good after the post's offset could have been committed. The
+    worker must stop without committing it; once the topic is fixed, the next worker enriches
+    every post. Committing anyway (as a send that nobody waits for would) loses them silently.
+    """
+    tag = uuid.uuid4().hex[:10]
+    app_id = f"vigil-refused-{tag}"
+    data_dir = str(tmp_path / "worker-state")
+    start_group_at_end(kafka, app_id)
+    outputs = outputs_factory(kafka, tag)
+    path = tmp_path / "posts.jsonl"
+    valid, bad = write_posts(path, tag, 300)
+    _enriched_topic_limit(kafka_admin, 300)
+    try:
+        first = worker_factory(app_id=app_id, data_dir=data_dir)
+        run_ingest(kafka, path, timeout=600)
+        deadline = time.monotonic() + 120
+        while first.alive() and time.monotonic() < deadline:
+            outputs.poll(timeout_ms=200)
+        assert not first.alive(), "the worker went on after the broker refused its outputs"
+        log = first.log_path.read_text()
+        assert f"the broker refused an output to {ENRICHED}" in log, log[-3000:]
+        assert not outputs.enriched
+    finally:
+        _enriched_topic_limit(kafka_admin, TOPIC_MAX_MESSAGE_BYTES)
+    second = worker_factory(app_id=app_id, data_dir=data_dir)
+    assert outputs.until(lambda o: o.complete(valid, bad), timeout=300), (
+        f"{valid - len(outputs.enriched)} of {valid} posts lost after the refused outputs"
+    )
+    assert second.alive()

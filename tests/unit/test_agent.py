@@ -1,6 +1,6 @@
 """The Faust worker agent, driven through ``agent.test_context()`` with no broker.
 
-Outgoing topics are patched (Faust does not stub ``topic.send`` in a test context); everything
+The producer's ``send`` is patched (the agent sends through it, and there is no broker); everything
 else is real: the app from settings, the spaCy pipeline, the metrics on a fresh registry.
 """
 
@@ -22,7 +22,7 @@ from processors import Enricher
 from streams.agents import EnrichHandler, build_worker
 from streams.models import DeadLetter
 from streams.settings import load_settings
-from streams.topics import POSTS
+from streams.topics import DLQ, ENRICHED, POSTS
 
 RAW_AUTHOR_ID = "t2_raw_author_77"
 CANARY = "CANARY-i-took-too-many-of-my-pills"
@@ -52,8 +52,18 @@ async def worker(
     app.flow_control.resume()
     handler: EnrichHandler = app.vigil_handler  # type: ignore[attr-defined]
     enriched, dlq = AsyncMock(name="enriched.send"), AsyncMock(name="dlq.send")
-    handler.topics.enriched.send = enriched  # type: ignore[method-assign]
-    handler.topics.dlq.send = dlq  # type: ignore[method-assign]
+    by_topic = {ENRICHED: enriched, DLQ: dlq}
+
+    async def producer_send(
+        topic: str, key: bytes | None, value: bytes | None, partition: Any, timestamp: Any, headers: Any, **_: Any
+    ) -> asyncio.Future[None]:
+        if topic in by_topic:
+            await by_topic[topic](key=key, value=value, headers=headers)
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)  # the broker took it
+        return delivered
+
+    app.producer.send = producer_send  # type: ignore[method-assign]
     async with app.agents["vigil.enrich"].test_context() as agent:
         yield Worker(agent, handler, registry, enriched, dlq)
 
