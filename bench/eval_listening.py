@@ -1,6 +1,6 @@
 """Evaluate the listening layer on the labelled sets: segments, author type, crisis, adverse events.
 
-    .venv/bin/python bench/eval_listening.py [--split dev|dev1..dev18|holdout|holdout2..holdout8|unseen|all] [--errors DIMENSION]
+    .venv/bin/python bench/eval_listening.py [--split dev|dev1..dev18|holdout|holdout2..holdout9|unseen|all] [--errors DIMENSION]
 
 `bench/devset/listening_dev*.jsonl` are the tuning sets, by eighteen writers: the rules were tuned on
 them and the segment model is trained on them (bench/build_training.py), so their figures are
@@ -28,24 +28,9 @@ SPLITS = {
     "dev": [f"listening_dev{n}.jsonl" for n in ("", *map(str, range(2, 19)))],
     **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 19)},
     "holdout": ["listening_holdout.jsonl"],
-    "holdout2": ["listening_holdout2.jsonl"],
-    "holdout3": ["listening_holdout3.jsonl"],
-    "holdout4": ["listening_holdout4.jsonl"],
-    "holdout5": ["listening_holdout5.jsonl"],
-    "holdout6": ["listening_holdout6.jsonl"],
-    "holdout7": ["listening_holdout7.jsonl"],
-    "holdout8": ["listening_holdout8.jsonl"],
+    **{f"holdout{n}": [f"listening_holdout{n}.jsonl"] for n in range(2, 10)},
 }
-SPLITS["unseen"] = (
-    SPLITS["holdout"]
-    + SPLITS["holdout2"]
-    + SPLITS["holdout3"]
-    + SPLITS["holdout4"]
-    + SPLITS["holdout5"]
-    + SPLITS["holdout6"]
-    + SPLITS["holdout7"]
-    + SPLITS["holdout8"]
-)
+SPLITS["unseen"] = [name for split in ("holdout", *(f"holdout{n}" for n in range(2, 10))) for name in SPLITS[split]]
 SPLITS["all"] = SPLITS["dev"] + SPLITS["unseen"]
 DIMENSIONS = ("audience", "behaviour", "stage", "author_type", "crisis")
 
