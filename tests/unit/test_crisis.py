@@ -310,6 +310,14 @@ CRITICAL = flatten(
             "bye, i suppose",
         ),
         case("wrote him a note explaining where everything is. going for a drive", "note explaining"),
+        # Session 6: the suicidal in a second language, emergencies of less common conditions.
+        case("Visa refused again. I think better I am not here anymore, they are more safe without me", "not here"),
+        case("my husband is doing back blows on Dad right now, he's gone purple", "doing back blows"),
+        case("son's trach is plugged, sats dropping, changing the tube now", "trach is plugged"),
+        case("dad just brought up a pint of dark red blood into the sink, he's white and clammy", "pint of dark red"),
+        case("day 12 of chemo for ALL, she's 38.6 and shivering and her legs look mottled", "38.6"),
+        case("MG 6 yrs. can't swallow my own spit and my breathing feels shallow lying down", "can't swallow"),
+        case("her neck is stiff and she's burning up, 39.8, screams at the light", "neck is stiff"),
     ]
 )
 
@@ -512,6 +520,11 @@ NOT_THE_AUTHOR = [
     ),
     case("my daughter swallowed a button battery at 18 months. she's 5 now and totally fine"),
     case("Doctor prescribed me clopidogrel after a stent 3 weeks back. Now small bruises and gums bleeding a little"),
+    # Session 6: idioms and teaching beside the new signals.
+    case("this heatwave is going to finish me off. my insulin's happier in its cool bag than I am"),
+    case("CPR course tonight with the scouts, we practised back blows on the dummy"),
+    case("MG for 10 years. mestinon before meals and I can swallow fine, breathing's fine"),
+    case("the rash on my arm is mottled looking but no fever, just itchy"),
     case(
         "Our helpline is open until 8pm tonight for anyone affected by the insulin shortage",
         bug="'shortage' in an organisation's announcement counts as the author unable to get medication",
