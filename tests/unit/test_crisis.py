@@ -318,6 +318,7 @@ CRITICAL = flatten(
         case("day 12 of chemo for ALL, she's 38.6 and shivering and her legs look mottled", "38.6"),
         case("MG 6 yrs. can't swallow my own spit and my breathing feels shallow lying down", "can't swallow"),
         case("her neck is stiff and she's burning up, 39.8, screams at the light", "neck is stiff"),
+        case("so tired of this. been reading about how much amitriptyline would be enough", "would be enough"),
     ]
 )
 
@@ -525,6 +526,13 @@ NOT_THE_AUTHOR = [
     case("CPR course tonight with the scouts, we practised back blows on the dummy"),
     case("MG for 10 years. mestinon before meals and I can swallow fine, breathing's fine"),
     case("the rash on my arm is mottled looking but no fever, just itchy"),
+    case("She's stable on the cardiac ward now, they reversed the warfarin. Thank you for pushing me to ring 999"),
+    case("My brain keeps telling me everyone would be fine without me but it's lying. I'm safe tonight."),
+    case("At 16 I walked into the river meaning not to come out. I'm 40 now and I teach swimming. Stay."),
+    case("2019 me swallowed a whole pack of paracetamol. 2024 me just got a puppy and a promotion"),
+    case("Reading about the three teens who overdosed at a house party in Leeds. Talk to your kids tonight."),
+    case("Overdose response: check breathing, call 911, give naloxone, recovery position, stay with them."),
+    case("if one more person hits reply-all I will genuinely walk into the sea 🌊"),
     case(
         "Our helpline is open until 8pm tonight for anyone affected by the insulin shortage",
         bug="'shortage' in an organisation's announcement counts as the author unable to get medication",
