@@ -319,6 +319,9 @@ CRITICAL = flatten(
         case("MG 6 yrs. can't swallow my own spit and my breathing feels shallow lying down", "can't swallow"),
         case("her neck is stiff and she's burning up, 39.8, screams at the light", "neck is stiff"),
         case("so tired of this. been reading about how much amitriptyline would be enough", "would be enough"),
+        # A clinician's header excuses the signs of the body it teaches, not the clinician's own words.
+        case("Nurse here. I can't do this anymore, the pills are lined up on the counter. Goodbye everyone", "lined up"),
+        case("my nurse here is useless, my chest is crushing and my left arm is numb", "chest is crushing"),
     ]
 )
 
@@ -515,10 +518,8 @@ NOT_THE_AUTHOR = [
     case("Lost my wife to sepsis 2 years ago after her chemo. Nobody told us what a temperature of 38 meant."),
     case("wont be around for my next appointment because im MOVING TO CANADA!!! wish me luck"),
     case("yesterday his sugar went 2.9 and he was sweating and confused. we gave juice and now he is okay"),
-    case(
-        "Paramedic here. Hypothermia: shivering stops, confusion, slurred speech. Warm gradually.",
-        bug="a clinician's 'X here.' header is a sentence of its own; the teaching after it reads as an emergency",
-    ),
+    case("Paramedic here. Hypothermia: shivering stops, confusion, slurred speech. Warm gradually."),
+    case("ICU nurse here: sepsis looks like a fever with confusion or mottled skin. Call 999."),
     case("my daughter swallowed a button battery at 18 months. she's 5 now and totally fine"),
     case("Doctor prescribed me clopidogrel after a stent 3 weeks back. Now small bruises and gums bleeding a little"),
     # Session 6: idioms and teaching beside the new signals.
