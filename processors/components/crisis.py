@@ -58,12 +58,15 @@ _THEY_SAID = re.compile(
     r"( \w+){0,8}\W{0,3}$"
 )
 _SINCE = re.compile(r"\bsince\b")
-# A post that opens with a clinician's header ("Paramedic here.", "ICU nurse here:") teaches: the
+# A post that opens with a clinician's header ("Paramedic here.", "ICU nurse here:") or a list's
+# ("Anaphylaxis signs:", "FAST:") teaches: the
 # signs of the body it lists are not happening to anyone. Only those are excused post-wide; a
 # clinician's own suicidal words still count.
 _CLINICIAN_HEADER = re.compile(
-    r"^\W*(?!(my|our|the|his|her|your|their|a|an|this) )(\w+ ){0,2}(paramedic|nurse|doctor|doc|gp|pharmacist|midwife|consultant|endocrinologist|neurologist"
-    r"|physio|dietitian|emt|medic|toxicologist|clinician|pediatrician|paediatrician|cardiologist)s? here\s*[.:!,\u2013\u2014-]"
+    r"^\W*((?!(my|our|the|his|her|your|their|a|an|this) )(\w+ ){0,2}(paramedic|nurse|doctor|doc|gp|pharmacist|midwife"
+    r"|consultant|endocrinologist|neurologist|physio|dietitian|emt|medic|toxicologist|clinician|pediatrician"
+    r"|paediatrician|cardiologist)s?( here|, saying it again)\s*[.:!,\u2013\u2014-]"
+    r"|[\w' ]{0,30}\b(signs|symptoms|warning signs|red flags)\s*:|fast\s*:)"
 )
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\s[-\u2013\u2014]\s")
 # Said in the present, in the clause itself: "now", "tonight", "is clutching", "'s been throwing up".

@@ -534,6 +534,12 @@ NOT_THE_AUTHOR = [
     case("Reading about the three teens who overdosed at a house party in Leeds. Talk to your kids tonight."),
     case("Overdose response: check breathing, call 911, give naloxone, recovery position, stay with them."),
     case("if one more person hits reply-all I will genuinely walk into the sea 🌊"),
+    case("Power cut tonight and the concentrator went off. Switched to a cylinder, power back in 40 minutes."),
+    case("sometimes everyone would be better off without me but i know thats the depression lying. told my counsellor"),
+    case("Anaphylaxis signs: swelling of the throat, trouble breathing, pale or floppy. Adrenaline pen first."),
+    case("FAST: Face drooping, Arm weakness, Speech difficulty, Time to call 999."),
+    case("my manager put a 4:45pm friday meeting in the calendar i'm actually going to kms"),
+    case("Rescue med worked in about two minutes tonight. She's asleep on her side, breathing slow and even."),
     case(
         "Our helpline is open until 8pm tonight for anyone affected by the insulin shortage",
         bug="'shortage' in an organisation's announcement counts as the author unable to get medication",
