@@ -319,6 +319,11 @@ CRITICAL = flatten(
         case("MG 6 yrs. can't swallow my own spit and my breathing feels shallow lying down", "can't swallow"),
         case("her neck is stiff and she's burning up, 39.8, screams at the light", "neck is stiff"),
         case("so tired of this. been reading about how much amitriptyline would be enough", "would be enough"),
+        # Session 6: the Englishes of the world.
+        case("I don tire for this life. Everybody go dey better without me. Tonight na tonight.", "tonight na tonight"),
+        case("I swallow all de pills in de house. Everyting spinning. Doh call meh mudda.", "swallow all de pills"),
+        case("Himself's after havin a fit in the kitchen, 6 minutes now an he's not comin round", "6 minutes now"),
+        case("Giving away my cricket bat and my books to my cousins. Won't need them where I'm going.", "where i'm going"),
         # A clinician's header excuses the signs of the body it teaches, not the clinician's own words.
         case("Nurse here. I can't do this anymore, the pills are lined up on the counter. Goodbye everyone", "lined up"),
         case("my nurse here is useless, my chest is crushing and my left arm is numb", "chest is crushing"),
@@ -540,6 +545,9 @@ NOT_THE_AUTHOR = [
     case("FAST: Face drooping, Arm weakness, Speech difficulty, Time to call 999."),
     case("my manager put a 4:45pm friday meeting in the calendar i'm actually going to kms"),
     case("Rescue med worked in about two minutes tonight. She's asleep on her side, breathing slow and even."),
+    case("Seizure first aid: Stay, Safe, Side. If a seizure lasts longer than 5 minutes, call emergency services."),
+    case("Dravet mum here. 14 seizures this week, all under 3 mins, rescue meds not needed. She's ok tho."),
+    case("no I am NOT going to take all my meds at once, my dosette box broke 😂 can you tell them apart?"),
     case(
         "Our helpline is open until 8pm tonight for anyone affected by the insulin shortage",
         bug="'shortage' in an organisation's announcement counts as the author unable to get medication",
