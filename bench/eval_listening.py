@@ -1,6 +1,6 @@
 """Evaluate the listening layer on the labelled sets: segments, author type, crisis, adverse events.
 
-    .venv/bin/python bench/eval_listening.py [--split dev|dev1..dev22|holdout|holdout2..holdout9|unseen|all] [--errors DIMENSION]
+    .venv/bin/python bench/eval_listening.py [--split dev|dev1..dev26|holdout|holdout2..holdout9|unseen|all] [--errors DIMENSION]
 
 `bench/devset/listening_dev*.jsonl` are the tuning sets, by eighteen writers: the rules were tuned on
 them and the segment model is trained on them (bench/build_training.py), so their figures are
@@ -25,8 +25,8 @@ from processors import Enricher, Pseudonymizer, build_nlp
 
 HERE = Path(__file__).resolve().parent
 SPLITS = {
-    "dev": [f"listening_dev{n}.jsonl" for n in ("", *map(str, range(2, 23)))],
-    **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 23)},
+    "dev": [f"listening_dev{n}.jsonl" for n in ("", *map(str, range(2, 27)))],
+    **{f"dev{n}": [f"listening_dev{'' if n == 1 else n}.jsonl"] for n in range(1, 27)},
     "holdout": ["listening_holdout.jsonl"],
     **{f"holdout{n}": [f"listening_holdout{n}.jsonl"] for n in range(2, 10)},
 }

@@ -546,6 +546,8 @@ NOT_THE_AUTHOR = [
     case("my manager put a 4:45pm friday meeting in the calendar i'm actually going to kms"),
     case("Rescue med worked in about two minutes tonight. She's asleep on her side, breathing slow and even."),
     case("Seizure first aid: Stay, Safe, Side. If a seizure lasts longer than 5 minutes, call emergency services."),
+    case("My daughter died at 19 of an asthma attack nobody took seriously. Sign our petition for action plans."),
+    case("Insulin pump week 1: went to bed, woke up at 6.2. I've not woken up in range in 12 years. Might cry."),
     case("Dravet mum here. 14 seizures this week, all under 3 mins, rescue meds not needed. She's ok tho."),
     case("no I am NOT going to take all my meds at once, my dosette box broke 😂 can you tell them apart?"),
     case(
