@@ -28,7 +28,7 @@ from processors.segment_model import load_segment_model
 __all__ = ["PIPELINE_VERSION", "Enricher", "build_nlp", "drug_mentions", "observer_reach"]
 
 #: Bumped whenever a change alters enrichment output; stamped on every enriched post.
-PIPELINE_VERSION = "vigil-1.2.0"
+PIPELINE_VERSION = "vigil-1.3.0"
 #: Tokenizer cache size (chunks). The default 10,000 fills in minutes on a varied stream, after
 #: which unseen chunks take the slow path; 200,000 chunks cost about 20 MB.
 TOKENIZER_CACHE_SIZE = 200_000

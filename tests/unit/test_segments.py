@@ -68,11 +68,7 @@ BEHAVIOUR = [
     case("Week 6 on Mounjaro update: down 12 lbs, nausea mostly gone, energy way up", "sharer"),
     case("my journey with Humira: 3 years, 2 flares, and finally remission", "sharer"),
     case("I take Lexapro 10mg and the first two weeks were rough but I'm sleeping again", "sharer"),
-    case(
-        "newly diagnosed with RA at 28, still processing it all",
-        "sharer",
-        bug="a first-hand account with no supportive words is tagged supporter",
-    ),
+    case("newly diagnosed with RA at 28, still processing it all", "sharer"),
     case(
         "been living with MS for 20 years, tried almost every DMT out there",
         "sharer",
