@@ -39,7 +39,6 @@ _TRAINING = importlib.resources.files("processors") / "data" / "training" / "lis
 _L2 = 0.03
 _ITERATIONS = 400
 _STEP = 12.5
-_NESTEROV = True
 _BALANCE = {"audience": 1.0, "behaviour": 0.0, "stage": 0.0, "crisis": 0.0}
 _NOT_LEARNED = {"stage": frozenset({"crisis"})}  # values a dimension's model is not trained to predict
 _LOG_COUNT = [0.0] + [1.0 + math.log(n) for n in range(1, 64)]  # log-scaled counts, looked up
@@ -353,7 +352,7 @@ def _fingerprint() -> str:
 
 
 def train(rows: list[dict[str, Any]], version: str = "") -> SegmentModel:
-    """Fit one model per dimension (full-batch gradient descent on the softmax loss, L2)."""
+    """Fit one model per dimension (full-batch Nesterov-accelerated descent on the softmax loss, L2)."""
     featurizer = Featurizer()
     feats = [featurizer(r["text"], _extra(r))[0] for r in rows]
     vocab: dict[str, int] = {}
@@ -404,11 +403,11 @@ def train(rows: list[dict[str, Any]], version: str = "") -> SegmentModel:
         # stage "crisis", a None) must not shrink its steps, or adding them under-trains it.
         taught = int((row_weight > 0).sum())
         # Nesterov's accelerated gradient: each step is taken from a point pushed on along the
-        # last one. The loss is convex and smooth, and plain descent was far from its minimum
-        # after 400 steps (held-out stage accuracy 0.715 then, 0.750 after 1,200).
+        # last one. The loss is convex and smooth; plain descent was far from its minimum after
+        # 400 steps, and its figures swung with the training mix (see _L2).
         before_w, before_b = weights.copy(), bias.copy()
         for k in range(_ITERATIONS):
-            push = k / (k + 3) if _NESTEROV else 0.0
+            push = k / (k + 3)
             ahead_w = weights + push * (weights - before_w)
             ahead_b = bias + push * (bias - before_b)
             logits = times(ahead_w) + ahead_b
@@ -442,7 +441,7 @@ def _extra(row: dict[str, Any]) -> list[str]:
 
 
 def load_segment_model(cache_dir: Path | None = None) -> SegmentModel:
-    """The trained model, from ``cache_dir`` when a current one is there, else trained now (~10 s)."""
+    """The trained model, from ``cache_dir`` when a current one is there, else trained now (~1.5 min)."""
     version = _fingerprint()
     path = cache_dir / f"segment_model-{version}.npz" if cache_dir is not None else None
     if path is not None and path.exists():

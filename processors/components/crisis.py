@@ -59,9 +59,8 @@ _THEY_SAID = re.compile(
 )
 _SINCE = re.compile(r"\bsince\b")
 # A post that opens with a clinician's header ("Paramedic here.", "ICU nurse here:") or a list's
-# ("Anaphylaxis signs:", "FAST:") teaches: the
-# signs of the body it lists are not happening to anyone. Only those are excused post-wide; a
-# clinician's own suicidal words still count.
+# ("Anaphylaxis signs:", "FAST:") teaches: the signs of the body it lists are not happening to
+# anyone. Only those are excused post-wide; a clinician's own suicidal words still count.
 _CLINICIAN_HEADER = re.compile(
     r"^\W*((?!(my|our|the|his|her|your|their|a|an|this) )(\w+ ){0,2}(paramedic|nurse|doctor|doc|gp|pharmacist|midwife"
     r"|consultant|endocrinologist|neurologist|physio|dietitian|emt|medic|toxicologist|clinician|pediatrician"
