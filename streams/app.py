@@ -9,7 +9,6 @@ Three more overrides keep each input offset's outputs and its commit together, w
 
 - a commit first confirms that the broker took every output sent since the last one
   (:class:`Deliveries`); one it refused stops the worker instead, so that post is read again;
-
 - commits wait for :attr:`VigilApp.batch_guard`, which the agent holds from a batch's first send
   to its last ack, so a commit never takes half a batch's outputs without its offsets;
 - after a restart that restores tables, the stream partitions are sought to their committed
